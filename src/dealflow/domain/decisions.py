@@ -1,0 +1,35 @@
+"""What a rule returns: the events to record, or a refusal that lists every reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from dealflow.domain.events import Event
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a user id, their role and their team."""
+
+    id: str
+    role: str
+    team: str | None = None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A rule said no. ``kind`` tells a gate failure from a rule or permission refusal."""
+
+    message: str
+    reasons: tuple[str, ...] = ()
+    kind: Literal["gate", "rule", "forbidden"] = "rule"
+
+
+Decision = list[Event] | Refusal
+
+
+def event(type_: str, stream: str, actor: Actor, now: datetime, **data: Any) -> Event:
+    """An event by ``actor`` at ``now`` with ``data`` as its payload."""
+    return Event(type=type_, stream=stream, at=now, actor=actor.id, data=data)

@@ -1,0 +1,54 @@
+"""Events: immutable, past-tense records of everything that happened, the single source of truth."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+# Event types, in the past tense. Their payloads are plain JSON values.
+PROCESS_INSTALLED = "ProcessInstalled"
+USER_ADDED = "UserAdded"
+ACCOUNT_CREATED = "AccountCreated"
+CONTACT_CREATED = "ContactCreated"
+DEAL_CREATED = "DealCreated"
+FIELDS_UPDATED = "FieldsUpdated"
+ACTIVITY_LOGGED = "ActivityLogged"
+NEXT_STEP_SET = "NextStepSet"
+CONTACT_ATTACHED = "ContactAttached"
+QUALIFICATION_SCORED = "QualificationScored"
+APPROVAL_RECORDED = "ApprovalRecorded"
+DOCUMENT_ATTACHED = "DocumentAttached"
+GATE_OVERRIDDEN = "GateOverridden"
+DEAL_MOVED = "DealMoved"
+HANDOFF_CREATED = "HandoffCreated"
+HANDOFF_ACCEPTED = "HandoffAccepted"
+HANDOFF_RETURNED = "HandoffReturned"
+DEAL_REASSIGNED = "DealReassigned"
+DEAL_WON = "DealWon"
+DEAL_LOST = "DealLost"
+DEAL_DISQUALIFIED = "DealDisqualified"
+LEAD_CREATED = "LeadCreated"
+LEAD_DISQUALIFIED = "LeadDisqualified"
+LEAD_CONVERTED = "LeadConverted"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happened: its type, the stream it belongs to, when, by whom, and data."""
+
+    type: str
+    stream: str
+    at: datetime
+    actor: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def deal_stream(deal_id: str) -> str:
+    """The stream name of a deal's events."""
+    return f"deal:{deal_id}"
+
+
+def stream_id(stream: str) -> str:
+    """The id part of a stream name (``deal:D-7`` gives ``D-7``)."""
+    return stream.split(":", 1)[1]

@@ -1,0 +1,172 @@
+"""Rules that tie the parts of a process together, each problem pinned to its place in the file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from dealflow.process.criteria import Condition, Criterion, FieldCaptured, QualificationScore
+from dealflow.process.expressions import FUNCTION_NAMES, referenced_names
+from dealflow.process.models import BUILTIN_FIELDS, CONTEXT_ITEMS, Process
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a process file: where it is and what is wrong."""
+
+    path: Path
+    message: str
+    warning: bool = False
+
+
+def check_process(process: Process) -> list[Problem]:
+    """Every problem in a structurally valid process; an empty list means it is sound."""
+    return [
+        *_unique_stage_keys(process),
+        *_known_roles(process),
+        *_known_fields(process),
+        *_criteria(process),
+        *_moves(process),
+        *_every_stage_can_be_left(process),
+        *_cadence(process),
+    ]
+
+
+def _unique_stage_keys(process: Process) -> Iterator[Problem]:
+    seen: dict[str, int] = {}
+    for i, stage in enumerate(process.stages):
+        if stage.key in seen:
+            yield Problem(
+                ("stages", i, "key"),
+                f"duplicate stage key '{stage.key}' (also stages[{seen[stage.key]}])",
+            )
+        seen.setdefault(stage.key, i)
+    if process.stages and process.stages[0].post_sale:
+        yield Problem(("stages", 0, "post_sale"), "the first stage cannot be a post-sale stage")
+    post = [s.post_sale for s in process.stages]
+    if any(post) and post != sorted(post):
+        first = post.index(True)
+        yield Problem(("stages", first, "post_sale"), "post-sale stages must come after all others")
+
+
+def _known_roles(process: Process) -> Iterator[Problem]:
+    for i, stage in enumerate(process.stages):
+        if stage.owner_role not in process.roles:
+            yield Problem(
+                ("stages", i, "owner_role"),
+                f"unknown role '{stage.owner_role}' (roles: {', '.join(process.roles)})",
+            )
+    for i, role in enumerate(process.overrides.roles):
+        if role not in process.roles:
+            yield Problem(("overrides", "roles", i), f"unknown role '{role}'")
+
+
+def _field_problem(process: Process, path: Path, name: str) -> Iterator[Problem]:
+    if process.field_type(name) is None:
+        yield Problem(path, f"unknown field '{name}' (declare it under fields)")
+
+
+def _known_fields(process: Process) -> Iterator[Problem]:
+    for key, spec in process.fields.items():
+        if key in BUILTIN_FIELDS:
+            yield Problem(("fields", key), f"'{key}' is a built-in field and cannot be redeclared")
+        if spec.type == "choice" and not spec.choices:
+            yield Problem(("fields", key, "choices"), "a choice field needs a list of choices")
+    for i, stage in enumerate(process.stages):
+        for j, name in enumerate(stage.required):
+            yield from _field_problem(process, ("stages", i, "required", j), name)
+        for j, item in enumerate(stage.handoff.context):
+            if item not in CONTEXT_ITEMS:
+                yield from _field_problem(process, ("stages", i, "handoff", "context", j), item)
+    for outcome_name in ("won", "lost", "disqualified"):
+        outcome = getattr(process.outcomes, outcome_name)
+        for j, name in enumerate(outcome.required):
+            yield from _field_problem(process, ("outcomes", outcome_name, "required", j), name)
+        for j, key in enumerate(outcome.from_ or ()):
+            if process.stage(key) is None:
+                yield Problem(("outcomes", outcome_name, "from", j), f"unknown stage '{key}'")
+
+
+def _all_criteria(process: Process) -> Iterator[tuple[Path, Criterion]]:
+    for i, stage in enumerate(process.stages):
+        for part in ("entry", "exit"):
+            for j, criterion in enumerate(getattr(stage, part)):
+                yield ("stages", i, part, j), criterion
+    for outcome_name in ("won", "lost", "disqualified"):
+        for j, criterion in enumerate(getattr(process.outcomes, outcome_name).criteria):
+            yield ("outcomes", outcome_name, "criteria", j), criterion
+
+
+def _criteria(process: Process) -> Iterator[Problem]:
+    for path, criterion in _all_criteria(process):
+        match criterion:
+            case FieldCaptured(field=name):
+                yield from _field_problem(process, (*path, "field"), name)
+            case Condition(expr=expr):
+                for name in sorted(referenced_names(expr)):
+                    if name in FUNCTION_NAMES:
+                        continue
+                    yield from _field_problem(process, (*path, "expr"), name)
+            case QualificationScore(framework=key, min=minimum):
+                framework = process.framework(key)
+                if framework is None:
+                    yield Problem((*path, "framework"), f"unknown qualification framework '{key}'")
+                elif minimum > len(framework.elements):
+                    yield Problem(
+                        (*path, "min"),
+                        f"{key} has {len(framework.elements)} elements; "
+                        f"a score of {minimum} can never be reached",
+                    )
+            case _:
+                pass
+    if process.qualification and process.framework(process.qualification) is None:
+        yield Problem(("qualification",), f"unknown qualification framework '{process.qualification}'")
+
+
+def _moves(process: Process) -> Iterator[Problem]:
+    for i, skip in enumerate(process.moves.skips):
+        source, target = process.stage(skip.from_), process.stage(skip.to)
+        if source is None:
+            yield Problem(("moves", "skips", i, "from"), f"unknown stage '{skip.from_}'")
+        if target is None:
+            yield Problem(("moves", "skips", i, "to"), f"unknown stage '{skip.to}'")
+        if source and target and process.index(skip.to) <= process.index(skip.from_) + 1:
+            yield Problem(
+                ("moves", "skips", i),
+                f"a skip must jump over at least one stage ('{skip.from_}' to '{skip.to}')",
+            )
+
+
+def _every_stage_can_be_left(process: Process) -> Iterator[Problem]:
+    """A sales stage from which the won outcome can never be reached traps its deals."""
+    sales = [s.key for s in process.sales_stages]
+    won_from = set(process.won_from)
+    for i, stage in enumerate(process.stages):
+        if stage.post_sale or stage.key not in sales:
+            continue
+        reachable = set(sales[sales.index(stage.key) :])
+        reachable |= {skip.to for skip in process.moves.skips}
+        if not reachable & won_from:
+            yield Problem(
+                ("stages", i),
+                f"stage '{stage.key}' can never be left towards a win "
+                f"(won is allowed only from: {', '.join(sorted(won_from))})",
+            )
+        blockers = [c for c in stage.exit if isinstance(c, Condition) and c.expr.strip() == "False"]
+        if blockers:
+            yield Problem(("stages", i, "exit"), f"stage '{stage.key}' has an exit that never passes")
+
+
+def _cadence(process: Process) -> Iterator[Problem]:
+    touches = process.cadence.touches
+    days = [t.day for t in touches]
+    if days != sorted(days):
+        yield Problem(("cadence", "touches"), "touches must be in order of their day")
+    if len(touches) < 5:
+        yield Problem(
+            ("cadence", "touches"),
+            f"only {len(touches)} touches; most sales need five or more follow-ups",
+            warning=True,
+        )
