@@ -89,7 +89,7 @@ class MoveDeal:
     reason: str | None = None
     override: bool = False
     handoff_to: str | None = None
-    handoff_to_role: str | None = None
+    handoff_to_roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class CloseDeal:
     reason: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
     handoff_to: str | None = None
-    handoff_to_role: str | None = None
+    handoff_to_roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

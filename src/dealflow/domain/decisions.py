@@ -11,11 +11,15 @@ from dealflow.domain.events import Event
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is acting: a user id, their role and their team."""
+    """Who is acting: a user id, the roles they hold and their team."""
 
     id: str
-    role: str
+    roles: tuple[str, ...]
     team: str | None = None
+
+    def holds(self, *roles: str) -> bool:
+        """True when the actor holds at least one of ``roles``."""
+        return any(role in self.roles for role in roles)
 
 
 @dataclass(frozen=True)

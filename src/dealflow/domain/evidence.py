@@ -23,13 +23,7 @@ from dealflow.process.criteria import ACTIVITY_KINDS
 from dealflow.process.models import Process
 
 EvidenceCommand = (
-    UpdateFields
-    | LogActivity
-    | SetNextStep
-    | AttachContact
-    | ScoreQualification
-    | RecordApproval
-    | AttachDocument
+    UpdateFields | LogActivity | SetNextStep | AttachContact | ScoreQualification | RecordApproval | AttachDocument
 )
 
 

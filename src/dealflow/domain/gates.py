@@ -116,9 +116,7 @@ def check(criterion: Criterion, deal: Deal, process: Process, now: datetime) -> 
     return Unmet(kind=criterion.kind, message=criterion.describe(), detail=detail)
 
 
-def evaluate_criteria(
-    criteria: Iterable[Criterion], deal: Deal, process: Process, now: datetime
-) -> GateResult:
+def evaluate_criteria(criteria: Iterable[Criterion], deal: Deal, process: Process, now: datetime) -> GateResult:
     """Judge ``deal`` against every criterion; never stops at the first unmet one."""
     unmet = tuple(u for c in criteria if (u := check(c, deal, process, now)) is not None)
     return GateResult(unmet)

@@ -41,12 +41,12 @@ def context_snapshot(deal: Deal, stage: Stage) -> tuple[dict[str, Any], float]:
     return snapshot, (present / len(wanted) if wanted else 1.0)
 
 
-def needs_handoff(process: Process, from_stage: str, to_stage: str) -> bool:
-    """True when moving between these stages changes the owner role."""
-    here, there = process.stage(from_stage), process.stage(to_stage)
+def needs_handoff(process: Process, deal: Deal, to_stage: str, to_owner: str | None) -> bool:
+    """True when a move changes the owner role and the deal goes to someone else."""
+    here, there = process.stage(deal.stage), process.stage(to_stage)
     assert here is not None
     assert there is not None
-    return here.owner_role != there.owner_role
+    return here.owner_role != there.owner_role and to_owner != deal.owner
 
 
 def create_handoff(
@@ -55,7 +55,7 @@ def create_handoff(
     *,
     to_stage: str,
     to_owner: str | None,
-    to_role: str | None,
+    to_roles: tuple[str, ...],
     actor: Actor,
     now: datetime,
 ) -> Decision:
@@ -67,10 +67,10 @@ def create_handoff(
             f"{stage.name} is owned by the {stage.owner_role} role: name who receives the deal",
             (f"No {stage.owner_role} available to receive the deal",),
         )
-    if to_role != stage.owner_role:
+    if stage.owner_role not in to_roles:
         return Refusal(
             f"{to_owner} cannot receive the deal",
-            (f"{to_owner} is {to_role or 'unknown'}, but {stage.name} is owned by {stage.owner_role}",),
+            (f"{to_owner} is {', '.join(to_roles) or 'unknown'}, but {stage.name} is owned by {stage.owner_role}",),
         )
     snapshot, completeness = context_snapshot(deal, stage)
     handoff_id = f"{deal.id}-H{deal.version + 1}"
@@ -92,7 +92,7 @@ def _check_receiver(deal: Deal, handoff_id: str, actor: Actor) -> Refusal | None
     pending = deal.handoff
     if pending is None or pending.id != handoff_id:
         return Refusal(f"handoff {handoff_id} is not awaiting acceptance")
-    if actor.id != pending.to_owner and actor.role not in SUPERVISOR_ROLES:
+    if actor.id != pending.to_owner and not actor.holds(*SUPERVISOR_ROLES):
         return Refusal(
             f"only {pending.to_owner} (or a manager) can act on handoff {handoff_id}",
             kind="forbidden",

@@ -37,7 +37,7 @@ def create_deal(cmd: CreateDeal, *, process: Process, actor: Actor, now: datetim
 
 def reassign_deal(deal: Deal, cmd: ReassignDeal, *, actor: Actor, now: datetime) -> Decision:
     """Give the deal to another owner: its owner or a manager may do it."""
-    if actor.id != deal.owner and actor.role not in SUPERVISOR_ROLES:
+    if actor.id != deal.owner and not actor.holds(*SUPERVISOR_ROLES):
         return Refusal(f"only {deal.owner} or a manager can reassign this deal", kind="forbidden")
     if cmd.to_owner == deal.owner:
         return Refusal(f"{deal.owner} already owns the deal")

@@ -57,10 +57,11 @@ def _check_target(deal: Deal, process: Process, cmd: MoveDeal) -> Refusal | None
 
 def _override(process: Process, cmd: MoveDeal, actor: Actor, unmet: list[str]) -> Refusal | None:
     if not cmd.override:
-        return Refusal("the gate is not passed", tuple(unmet), kind="gate")
-    if actor.role not in process.overrides.roles:
+        count = f"{len(unmet)} criteria unmet" if len(unmet) > 1 else "1 criterion unmet"
+        return Refusal(f"cannot move to {cmd.to}: {count}", tuple(unmet), kind="gate")
+    if not actor.holds(*process.overrides.roles):
         roles = ", ".join(process.overrides.roles)
-        return Refusal(f"only {roles} may override a gate (you are {actor.role})", kind="forbidden")
+        return Refusal(f"only {roles} may override a gate (you are {', '.join(actor.roles)})", kind="forbidden")
     if not (cmd.reason or "").strip():
         return Refusal("an override needs a written reason", ("Give the reason for the override",))
     return None
@@ -102,13 +103,13 @@ def move_deal(deal: Deal, cmd: MoveDeal, *, process: Process, actor: Actor, now:
             },
         )
     )
-    if needs_handoff(process, deal.stage, cmd.to):
+    if needs_handoff(process, deal, cmd.to, cmd.handoff_to):
         handoff = create_handoff(
             deal,
             process,
             to_stage=cmd.to,
             to_owner=cmd.handoff_to,
-            to_role=cmd.handoff_to_role,
+            to_roles=cmd.handoff_to_roles,
             actor=actor,
             now=now,
         )

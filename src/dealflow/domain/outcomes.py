@@ -73,14 +73,14 @@ def _into_post_sale(deal: Deal, cmd: CloseDeal, *, process: Process, actor: Acto
         "override": False,
     }
     moved = event(ev.DEAL_MOVED, stream, actor, now, **data)
-    if not needs_handoff(process, deal.stage, post[0].key):
+    if not needs_handoff(process, deal, post[0].key, cmd.handoff_to):
         return [moved]
     handoff = create_handoff(
         evolve(deal, moved).model_copy(update={"stage": deal.stage}),
         process,
         to_stage=post[0].key,
         to_owner=cmd.handoff_to,
-        to_role=cmd.handoff_to_role,
+        to_roles=cmd.handoff_to_roles,
         actor=actor,
         now=now,
     )

@@ -116,8 +116,7 @@ def _criteria(process: Process) -> Iterator[Problem]:
                 elif minimum > len(framework.elements):
                     yield Problem(
                         (*path, "min"),
-                        f"{key} has {len(framework.elements)} elements; "
-                        f"a score of {minimum} can never be reached",
+                        f"{key} has {len(framework.elements)} elements; a score of {minimum} can never be reached",
                     )
             case _:
                 pass

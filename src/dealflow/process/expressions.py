@@ -45,11 +45,7 @@ def check_syntax(expr: str) -> None:
 def referenced_names(expr: str) -> set[str]:
     """The field names an expression reads (function names and built-ins excluded)."""
     tree = ast.parse(expr, mode="eval")
-    called = {
-        node.func.id
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-    }
+    called = {node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
     names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
     return names - called - set(BUILTIN_NAMES)
 

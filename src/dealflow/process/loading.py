@@ -62,12 +62,7 @@ def _pydantic_problems(exc: ValidationError) -> Iterator[Problem]:
         loc: list[str | int] = list(error["loc"])
         # A criterion's own errors carry its kind as an extra step after the list index.
         for i in range(len(loc) - 1, 0, -1):
-            if (
-                isinstance(loc[i - 1], int)
-                and i >= 2
-                and loc[i - 2] in _CRITERIA_LISTS
-                and loc[i] in CRITERION_KINDS
-            ):
+            if isinstance(loc[i - 1], int) and i >= 2 and loc[i - 2] in _CRITERIA_LISTS and loc[i] in CRITERION_KINDS:
                 del loc[i]
         message = error["msg"]
         if error["type"] == "union_tag_invalid":

@@ -1,0 +1,119 @@
+"""``dealflow process``: list, show, validate and install process files; list templates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from dealflow.cli.context import AsOption, DbOption, JsonOption, console, print_json, resolve_actor, workspace
+from dealflow.process.durations import format_duration
+from dealflow.process.loading import load_process_file, load_template, template_names
+from dealflow.process.models import Process
+from dealflow.services import workspace as ws
+from dealflow.services.lookups import load_process
+from dealflow.store import queries
+
+app = typer.Typer(help="Process files: stages, exit evidence, owners and service levels.", no_args_is_help=True)
+
+
+@app.command("templates")
+def templates(as_json: JsonOption = False) -> None:
+    """List the process templates dealflow ships."""
+    found = [load_template(name)[0] for name in template_names()]
+    if as_json:
+        print_json([{"template": p.key, "name": p.name, "stages": [s.key for s in p.stages]} for p in found])
+        return
+    table = Table("template", "name", "stages")
+    for p in found:
+        table.add_row(p.key, p.name, " > ".join(s.name for s in p.stages))
+    console().print(table)
+
+
+@app.command("list")
+def list_processes(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """List the processes installed in the workspace."""
+    with workspace(db) as uow:
+        rows = queries.list_processes(uow.connection)
+    if as_json:
+        print_json([{"key": r.key, "version": r.version, "name": r.name, "installed_at": r.installed_at} for r in rows])
+        return
+    table = Table("process", "version", "name", "installed")
+    for r in rows:
+        table.add_row(r.key, str(r.version), r.name, f"{r.installed_at:%Y-%m-%d %H:%M}")
+    console().print(table)
+
+
+def _describe(process: Process) -> None:
+    out = console()
+    out.print(f"[bold]{process.name}[/] ({process.ref}, {process.currency})")
+    if process.description:
+        out.print(process.description.strip())
+    for i, stage in enumerate(process.stages, 1):
+        sla = f", SLA {format_duration(stage.sla)}" if stage.sla else ""
+        post = " [post-sale]" if stage.post_sale else ""
+        out.print(f"\n[bold]{i}. {stage.name}[/] ({stage.key}) owner: {stage.owner_role}{sla}{post}")
+        if stage.goal:
+            out.print(f"   goal: {stage.goal}")
+        if stage.required:
+            out.print(f"   required: {', '.join(stage.required)}")
+        for criterion in (*stage.entry,):
+            out.print(f"   entry: {criterion.describe()}")
+        for criterion in stage.exit:
+            out.print(f"   exit: {criterion.describe()}")
+        if stage.handoff.context:
+            context = ", ".join(stage.handoff.context)
+            out.print(f"   handoff needs: {context} (accept within {format_duration(stage.handoff.sla)})")
+    out.print(f"\nwon from: {', '.join(process.won_from)}; overrides by: {', '.join(process.overrides.roles)}")
+    out.print(f"cadence: {process.cadence.name}, {len(process.cadence.touches)} touches")
+
+
+@app.command("show")
+def show(
+    key: Annotated[str, typer.Argument(help="Process key, or a template name with --template.")],
+    template: Annotated[bool, typer.Option("--template", help="Show a shipped template.")] = False,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a process: its stages, owners, SLAs, required fields and exit criteria."""
+    if template:
+        process = load_template(key)[0]
+    else:
+        with workspace(db) as uow:
+            process = load_process(uow.connection, key=key)
+    if as_json:
+        print_json(process.model_dump(mode="json", by_alias=True))
+        return
+    _describe(process)
+
+
+@app.command("validate")
+def validate(
+    file: Annotated[Path, typer.Argument(help="The process file (YAML) to check.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Check a process file; print every problem with its file, line and field."""
+    process, warnings = load_process_file(file)
+    if as_json:
+        print_json({"valid": True, "process": process.ref, "warnings": warnings})
+        return
+    for warning in warnings:
+        console().print(f"[yellow]warning:[/] {warning}")
+    console().print(f"{file.name}: valid ({process.ref}, {len(process.stages)} stages)")
+
+
+@app.command("install")
+def install(
+    file: Annotated[Path, typer.Argument(help="The process file (YAML) to install.")],
+    db: DbOption = None,
+    as_user: AsOption = None,
+) -> None:
+    """Install a process file (or a new version of one) into the workspace."""
+    process, _ = load_process_file(file)
+    source = file.read_text("utf-8")
+    with workspace(db) as uow:
+        actor = resolve_actor(uow, as_user)
+        ws.install_process(uow=uow, source=source, name=file.name, actor_id=actor)
+    console().print(f"installed {process.ref}")

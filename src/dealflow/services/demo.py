@@ -1,0 +1,272 @@
+"""A demo workspace: a team and realistic deals at every stage, made through the real use cases.
+
+Every deal advances only by capturing the evidence its gates ask for (read from the process
+file, so any template works); a few are pushed through by a manager's override, some are
+sent back at handoff, some are lost, some are won and handed to customer success.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+
+from dealflow.domain import commands as cmds
+from dealflow.errors import GateRefused
+from dealflow.process.criteria import (
+    ActivitySince,
+    ApprovalRecorded,
+    ContactRole,
+    Criterion,
+    DocumentAttached,
+    FieldCaptured,
+    NextStepSet,
+    QualificationScore,
+)
+from dealflow.process.loading import load_template
+from dealflow.process.models import Process, Stage
+from dealflow.services import deals as sd
+from dealflow.services import workspace as ws
+from dealflow.store import queries
+from dealflow.store.unit_of_work import UnitOfWork
+
+TEAM = (
+    ("alex", "Alex Rivera", ["revops", "admin"], None),
+    ("morgan", "Morgan Lee", ["manager"], "east"),
+    ("sam", "Sam Patel", ["sdr"], "east"),
+    ("sofia", "Sofia Novak", ["sdr"], "east"),
+    ("ava", "Ava Chen", ["ae"], "east"),
+    ("omar", "Omar Haddad", ["ae"], "east"),
+    ("chris", "Chris Okafor", ["csm"], "east"),
+)
+ACCOUNTS = (
+    "Acme Logistics",
+    "Brightwave Health",
+    "Cobalt Foods",
+    "Dunmore Legal",
+    "Evergreen Schools",
+    "Fjord Analytics",
+    "Granite Insurance",
+    "Harbor Freight Lines",
+    "Ionic Energy",
+    "Juniper Retail",
+    "Keystone Dental",
+    "Lumen Media",
+    "Meridian Bank",
+    "Northwind Travel",
+    "Orchid Cosmetics",
+)
+PAINS = (
+    "Quotes take four days; they lose bids to faster competitors",
+    "Renewals slip because nobody owns the follow-up",
+    "Managers cannot see which deals are stuck until the quarter ends",
+    "Three spreadsheets disagree on the pipeline every Monday",
+)
+LOSS_REASONS = ("no_decision", "competitor", "no_budget", "timing")
+
+
+@dataclass
+class _Clock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, rng: random.Random, low_hours: float, high_hours: float, limit: datetime) -> None:
+        self.now = min(self.now + timedelta(hours=rng.uniform(low_hours, high_hours)), limit)
+
+
+class _Seeder:
+    def __init__(self, engine: Engine, process: Process, rng: random.Random, limit: datetime) -> None:
+        self.engine, self.process, self.rng, self.limit = engine, process, rng, limit
+        self.clock = _Clock(limit)
+        self.contacts = 0
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.engine, clock=self.clock)
+
+    def capture(self, actor: str, deal_id: str, command: Any) -> None:
+        with self.uow() as uow:
+            sd.capture_evidence(uow=uow, actor_id=actor, deal_id=deal_id, command=command)
+
+    def _value(self, name: str) -> Any:
+        kind = self.process.field_type(name)
+        spec = self.process.fields.get(name)
+        match kind:
+            case "money":
+                return str(self.rng.choice((12, 18, 24, 36, 48, 60, 90, 120)) * 1000)
+            case "number":
+                return str(self.rng.randint(5, 200))
+            case "date":
+                return (self.clock.now + timedelta(days=self.rng.randint(20, 90))).date().isoformat()
+            case "choice":
+                return self.rng.choice(spec.choices) if spec else None
+            case _:
+                return (
+                    self.rng.choice(PAINS) if name == "pain" else f"{(spec.label if spec else name)} agreed with buyer"
+                )
+
+    def _contact(self, actor: str, deal_id: str, role: str) -> None:
+        self.contacts += 1
+        contact_id = f"c{self.contacts}"
+        with self.uow() as uow:
+            ws.add_contact(uow=uow, actor_id=actor, contact_id=contact_id, name=f"Contact {self.contacts}")
+        self.capture(actor, deal_id, cmds.AttachContact(contact_id=contact_id, role=role))
+
+    def satisfy(self, actor: str, deal_id: str, criterion: Criterion) -> None:
+        """Capture the evidence one criterion asks for."""
+        match criterion:
+            case FieldCaptured(field=name):
+                self.capture(actor, deal_id, cmds.UpdateFields(fields={name: self._value(name)}))
+            case ActivitySince(activity=kind, min=minimum):
+                for i in range(minimum):
+                    self.capture(actor, deal_id, cmds.LogActivity(kind=kind, summary=f"{kind.capitalize()} #{i + 1}"))
+            case NextStepSet():
+                due = self.clock.now + timedelta(days=self.rng.randint(2, 9))
+                step = cmds.SetNextStep(
+                    action="Working session with the buyer", owner=actor, due=due, buyer_confirmed=True
+                )
+                self.capture(actor, deal_id, step)
+            case ContactRole(role=role, min=minimum):
+                for _ in range(minimum):
+                    self._contact(actor, deal_id, role)
+            case QualificationScore(framework=key, min=minimum):
+                framework = self.process.framework(key)
+                assert framework is not None
+                for element in framework.elements[:minimum]:
+                    command = cmds.ScoreQualification(
+                        framework=key, element=element.key, note=f"{element.name} confirmed"
+                    )
+                    self.capture(actor, deal_id, command)
+            case ApprovalRecorded(approval=kind):
+                self.capture(actor, deal_id, cmds.RecordApproval(approval=kind, note="Approved"))
+            case DocumentAttached(document=kind):
+                self.capture(actor, deal_id, cmds.AttachDocument(document=kind, name=f"{kind}.pdf"))
+            case _:
+                pass
+
+    def prepare_exit(self, actor: str, deal_id: str, stage: Stage, *, complete: bool) -> None:
+        """Capture the stage's required fields and exit evidence (only part of it if not ``complete``)."""
+        fields = {name: self._value(name) for name in stage.required}
+        if "amount" not in fields:
+            fields["amount"] = self._value("amount")
+        self.capture(actor, deal_id, cmds.UpdateFields(fields=fields))
+        criteria = list(stage.exit)
+        if not complete:
+            criteria = criteria[: max(0, len(criteria) // 2)]
+        for criterion in criteria:
+            self.clock.advance(self.rng, 2, 30, self.limit)
+            self.satisfy(actor, deal_id, criterion)
+
+    def move(self, actor: str, deal_id: str, to: str, *, settle: bool = True) -> str:
+        """Move the deal (a manager overrides if a condition still blocks it); settle any handoff."""
+        try:
+            with self.uow() as uow:
+                deal = sd.move_deal(uow=uow, actor_id=actor, deal_id=deal_id, to=to)
+        except GateRefused:
+            with self.uow() as uow:
+                reason = "Buyer committed on a call with our VP; paperwork follows"
+                deal = sd.move_deal(uow=uow, actor_id="morgan", deal_id=deal_id, to=to, override=True, reason=reason)
+        if deal.handoff is None or not settle:
+            return deal.owner
+        self.clock.advance(self.rng, 1, 20, self.limit)
+        receiver = deal.handoff.to_owner
+        if self.rng.random() < 0.2:
+            with self.uow() as uow:
+                reason = "Pain is vague and no stakeholder named; please complete the context"
+                sd.return_handoff(uow=uow, actor_id=receiver, handoff_id=deal.handoff.id, reason=reason)
+            self.clock.advance(self.rng, 2, 24, self.limit)
+            return self.move(actor, deal_id, to, settle=settle)
+        with self.uow() as uow:
+            sd.accept_handoff(uow=uow, actor_id=receiver, handoff_id=deal.handoff.id)
+        return receiver
+
+
+def _build_team(seeder: _Seeder) -> None:
+    with seeder.uow() as uow:
+        ws.install_process(uow=uow, source=load_template("standard")[1], name="standard.yaml")
+    for user_id, name, roles, team in TEAM:
+        with seeder.uow() as uow:
+            ws.add_user(uow=uow, user_id=user_id, name=name, roles=roles, team=team, email=f"{user_id}@example.com")
+    for i, account in enumerate(ACCOUNTS):
+        with seeder.uow() as uow:
+            ws.add_account(uow=uow, actor_id="alex", account_id=f"a{i + 1}", name=account)
+
+
+def _run_deal(seeder: _Seeder, number: int, target: int, ending: str | None) -> None:
+    """Take one deal from creation up to stage index ``target``, then end it if ``ending``."""
+    process, rng = seeder.process, seeder.rng
+    sales = process.sales_stages
+    owner = rng.choice(("sam", "sofia"))
+    account = rng.randrange(len(ACCOUNTS))
+    with seeder.uow() as uow:
+        deal = sd.create_deal(
+            uow=uow,
+            actor_id=owner,
+            process_key=process.key,
+            title=f"{ACCOUNTS[account]}: {rng.choice(('pilot', 'rollout', 'expansion', 'renewal'))}",
+            account_id=f"a{account + 1}",
+        )
+    for index in range(min(target, len(sales) - 1)):
+        seeder.clock.advance(rng, 12, 96, seeder.limit)
+        seeder.prepare_exit(owner, deal.id, sales[index], complete=True)
+        last = index + 1 == min(target, len(sales) - 1)
+        owner = seeder.move(
+            owner, deal.id, sales[index + 1].key, settle=not (last and ending is None and number % 4 == 1)
+        )
+    here = sales[min(target, len(sales) - 1)]
+    seeder.prepare_exit(owner, deal.id, here, complete=ending == "won" or number % 3 == 0)
+    if ending is None:
+        return
+    with seeder.uow() as uow:
+        if ending == "won":
+            sd.close_deal(uow=uow, actor_id=owner, deal_id=deal.id, outcome="won", reason="value")
+        else:
+            sd.close_deal(uow=uow, actor_id=owner, deal_id=deal.id, outcome="lost", reason=rng.choice(LOSS_REASONS))
+
+
+def seed_demo(engine: Engine, *, deals: int = 42, seed: int = 7, now: datetime | None = None) -> str:
+    """Fill an empty workspace with the demo team and ``deals`` deals; return a short summary."""
+    rng = random.Random(seed)
+    limit = (now or datetime.now(UTC)) - timedelta(minutes=5)
+    seeder = _Seeder(engine, load_template("standard")[0], rng, limit)
+    seeder.clock.now = limit - timedelta(days=150)
+    _build_team(seeder)
+    stages = len(seeder.process.sales_stages)
+    start = seeder.clock.now
+    for number in range(deals):
+        seeder.clock.now = min(start + timedelta(days=number * 120 / deals), limit)
+        target = number % stages
+        ending = "won" if target == stages - 1 and number % 4 != 3 else ("lost" if number % 9 == 4 else None)
+        _run_deal(seeder, number, target, ending)
+    with seeder.uow() as uow:
+        rows = queries.list_deals(uow.connection, status=None, limit=deals)
+        pending = queries.list_handoffs(uow.connection)
+        first = [r for r in rows if r.stage == seeder.process.stages[0].key]
+        gates = {r.id: sd.check_gate(uow=uow, deal_id=r.id)[2] for r in first}
+        blocked = next((r for r in first if (g := gates[r.id]) is not None and not g.passed), first[0])
+    lines = [
+        f"{len(TEAM)} users ({', '.join(u[0] for u in TEAM)}), {len(ACCOUNTS)} accounts, {deals} deals",
+        f"open deals by stage: {_count_by_stage(rows)}",
+        "",
+        "try:",
+        "  dealflow deal list",
+        f"  dealflow deal show {blocked.id}",
+        f"  dealflow deal move {blocked.id} {seeder.process.stages[1].key} --as {blocked.owner}",
+        "  dealflow handoff list",
+    ]
+    if pending:
+        lines.append(f"  dealflow handoff accept {pending[0].id} --as {pending[0].to_owner}")
+    lines.append("  dealflow events export --format csv")
+    return "\n".join(lines)
+
+
+def _count_by_stage(rows: Any) -> str:
+    counts: dict[str, int] = {}
+    for row in rows:
+        if row.status == "open":
+            counts[row.stage] = counts.get(row.stage, 0) + 1
+    return ", ".join(f"{stage} {count}" for stage, count in counts.items())

@@ -1,0 +1,80 @@
+"""What every use case loads first: the actor, the deal, its process; and turning refusals into errors."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import NoReturn
+
+from sqlalchemy import Connection
+
+from dealflow.domain.deals import Deal
+from dealflow.domain.decisions import Actor, Refusal
+from dealflow.errors import Forbidden, GateRefused, NotFound, Refused
+from dealflow.process.loading import parse_process
+from dealflow.process.models import Process
+from dealflow.store import queries
+
+
+@lru_cache(maxsize=64)
+def _parse(key: str, version: int, source: str) -> Process:
+    process, _ = parse_process(source, name=f"{key}@{version}")
+    return process
+
+
+def load_process(connection: Connection, *, key: str, version: int | None = None) -> Process:
+    """An installed process version (the newest when ``version`` is None)."""
+    row = queries.process_source(connection, key=key, version=version)
+    if row is None:
+        installed = ", ".join(r.key for r in queries.list_processes(connection)) or "none"
+        wanted = key if version is None else f"{key}@{version}"
+        raise NotFound(f"no process '{wanted}' in this workspace (installed: {installed})")
+    return _parse(row.key, row.version, row.source)
+
+
+def load_actor(connection: Connection, *, user_id: str) -> Actor:
+    """The user acting, with their roles and team."""
+    row = queries.get_user(connection, user_id=user_id)
+    if row is None:
+        known = ", ".join(r.id for r in queries.list_users(connection)) or "none"
+        raise NotFound(f"no user '{user_id}' (users: {known})")
+    return Actor(id=row.id, roles=tuple(row.roles), team=row.team)
+
+
+def load_deal(connection: Connection, *, deal_id: str) -> Deal:
+    """A deal's current state, or NotFound."""
+    deal = queries.get_deal(connection, deal_id=deal_id)
+    if deal is None:
+        raise NotFound(f"no deal '{deal_id}'")
+    return deal
+
+
+def refuse(refusal: Refusal) -> NoReturn:
+    """Raise the error matching a rule's refusal."""
+    if refusal.kind == "gate":
+        raise GateRefused(refusal.message, refusal.reasons)
+    if refusal.kind == "forbidden":
+        raise Forbidden(refusal.message)
+    raise Refused(refusal.message, refusal.reasons)
+
+
+def pick_receiver(
+    connection: Connection, *, process: Process, deal: Deal, to_stage: str, requested: str | None
+) -> tuple[str | None, tuple[str, ...]]:
+    """Who receives the deal in ``to_stage``: the one asked for, else its owner if they hold the
+    stage's role, else the least-loaded holder of the role in the owner's team (then anywhere)."""
+    stage = process.stage(to_stage)
+    if stage is None:
+        return None, ()
+    if requested is not None:
+        return requested, load_actor(connection, user_id=requested).roles
+    owner = queries.get_user(connection, user_id=deal.owner)
+    if owner is not None and stage.owner_role in owner.roles:
+        return owner.id, tuple(owner.roles)
+    holders = [u for u in queries.list_users(connection) if stage.owner_role in u.roles]
+    if not holders:
+        return None, ()
+    team = owner.team if owner is not None else None
+    same_team = [u for u in holders if u.team == team] or holders
+    load = queries.open_deal_counts(connection)
+    chosen = min(same_team, key=lambda u: (load.get(u.id, 0), u.id))
+    return chosen.id, tuple(chosen.roles)

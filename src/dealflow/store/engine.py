@@ -1,0 +1,84 @@
+"""Connecting to the workspace database (SQLite file or PostgreSQL) and setting up its schema."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
+
+from dealflow.errors import StorageError
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def redact(url: str) -> str:
+    """The URL with any password hidden, fit to print."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<invalid URL>"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; nothing connects until first use."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StorageError(f"not a database URL: {url!r}") from None
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+
+
+def _alembic_config(engine: Engine) -> Config:
+    config = Config()
+    folder = resources.files("dealflow.store").joinpath("migrations")
+    config.set_main_option("script_location", str(folder))
+    return config
+
+
+def upgrade(engine: Engine) -> None:
+    """Create or upgrade the schema to the newest migration."""
+    config = _alembic_config(engine)
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except DBAPIError as exc:
+        raise StorageError(f"cannot set up the database at {redact(str(engine.url))}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: DBAPIError) -> str:
+    return str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
+
+
+def check_ready(engine: Engine) -> None:
+    """Raise StorageError unless the database is reachable and its schema is current."""
+    head = ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    except DBAPIError as exc:
+        raise StorageError(f"cannot reach the database at {redact(str(engine.url))}: {_first_line(exc)}") from None
+    if current is None:
+        raise StorageError(
+            f"no dealflow workspace at {redact(str(engine.url))}: run `dealflow init` (or `dealflow demo`)"
+        )
+    if current != head:
+        raise StorageError(f"the workspace schema is at {current}, not {head}: run `dealflow init` to upgrade")

@@ -1,0 +1,124 @@
+"""The append-only event log: recording events with their projections, reading them back, replaying."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, func, insert, select
+from sqlalchemy.exc import DBAPIError
+
+from dealflow.domain import events as ev
+from dealflow.domain.deals import Deal, evolve
+from dealflow.domain.events import Event
+from dealflow.store import tables as t
+from dealflow.store.projections import project_side_tables, write_deal
+from dealflow.store.unit_of_work import UnitOfWork, translate
+
+
+def _stream_version(connection: Connection, stream: str) -> int:
+    found = connection.execute(select(func.max(t.events.c.version)).where(t.events.c.stream == stream))
+    return int(found.scalar() or 0)
+
+
+def _insert_events(connection: Connection, found: Sequence[Event], first_version: int) -> list[int]:
+    rows = [
+        {
+            "stream": e.stream,
+            "version": first_version + i,
+            "type": e.type,
+            "actor": e.actor,
+            "at": e.at,
+            "data": e.data,
+        }
+        for i, e in enumerate(found)
+    ]
+    try:
+        result = connection.execute(insert(t.events).returning(t.events.c.seq, sort_by_parameter_order=True), rows)
+        return [row.seq for row in result]
+    except DBAPIError as exc:
+        raise translate(exc) from None
+
+
+def record_deal_events(uow: UnitOfWork, *, deal: Deal | None, found: Sequence[Event]) -> Deal:
+    """Append a deal's new events and update its projections; ``deal`` is its state before them."""
+    if not found:
+        raise ValueError("no events to record")
+    connection = uow.connection
+    before = deal.version if deal else 0
+    seqs = _insert_events(connection, found, before + 1)
+    after = deal
+    for e in found:
+        after = evolve(after, e)
+    assert after is not None
+    try:
+        write_deal(connection, after, expected_version=deal.version if deal else None)
+        for seq, e in zip(seqs, found, strict=True):
+            project_side_tables(connection, seq, e)
+    except DBAPIError as exc:
+        raise translate(exc) from None
+    return after
+
+
+def record_events(uow: UnitOfWork, found: Sequence[Event]) -> None:
+    """Append events of one non-deal stream (users, accounts, processes...) with their projections."""
+    if not found:
+        return
+    connection = uow.connection
+    streams = {e.stream for e in found}
+    if len(streams) != 1:
+        raise ValueError("record_events takes the events of one stream")
+    seqs = _insert_events(connection, found, _stream_version(connection, streams.pop()) + 1)
+    try:
+        for seq, e in zip(seqs, found, strict=True):
+            project_side_tables(connection, seq, e)
+    except DBAPIError as exc:
+        raise translate(exc) from None
+
+
+def _to_event(row: Row[Any]) -> Event:
+    return Event(type=row.type, stream=row.stream, at=row.at, actor=row.actor, data=row.data)
+
+
+def read_events(
+    connection: Connection, *, stream: str | None = None, batch: int = 2000
+) -> Iterator[tuple[int, int, Event]]:
+    """Every event (or one stream's) in the order it was recorded, as (seq, version, event)."""
+    query = select(t.events).order_by(t.events.c.seq)
+    if stream is not None:
+        query = query.where(t.events.c.stream == stream)
+    last = 0
+    while True:
+        rows = connection.execute(query.where(t.events.c.seq > last).limit(batch)).all()
+        for row in rows:
+            yield row.seq, row.version, _to_event(row)
+        if len(rows) < batch:
+            return
+        last = rows[-1].seq
+
+
+def load_deal_from_events(connection: Connection, deal_id: str) -> Deal | None:
+    """A deal rebuilt from its own events alone (the projection is not read)."""
+    deal: Deal | None = None
+    for _seq, _version, e in read_events(connection, stream=ev.deal_stream(deal_id)):
+        deal = evolve(deal, e)
+    return deal
+
+
+def rebuild(uow: UnitOfWork) -> int:
+    """Empty every projection and replay the whole log into it; returns the number of events."""
+    connection = uow.connection
+    for table in reversed(t.PROJECTIONS):
+        connection.execute(delete(table))
+    deals: dict[str, Deal] = {}
+    count = 0
+    for _seq, _version, e in read_events(connection):
+        count += 1
+        if e.stream.startswith("deal:"):
+            deal_id = ev.stream_id(e.stream)
+            deals[deal_id] = evolve(deals.get(deal_id), e)
+    for deal in deals.values():
+        write_deal(connection, deal, expected_version=None)
+    for seq, _version, e in read_events(connection):
+        project_side_tables(connection, seq, e)
+    return count

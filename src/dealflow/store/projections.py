@@ -1,0 +1,100 @@
+"""Projections: the state tables written from events, the same way live and on replay."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, insert, update
+
+from dealflow.domain import events as ev
+from dealflow.domain.deals import Deal
+from dealflow.domain.events import Event
+from dealflow.errors import Conflict
+from dealflow.store import tables as t
+
+_NUMBERED = re.compile(r"^D-(\d{1,9})$")
+
+
+def deal_row(deal: Deal) -> dict[str, object]:
+    """The columns of a deal's row in the ``deals`` table."""
+    match = _NUMBERED.match(deal.id)
+    return {
+        "id": deal.id,
+        "number": int(match.group(1)) if match else None,
+        "title": deal.title,
+        "process": deal.process,
+        "process_version": deal.process_version,
+        "account_id": deal.account_id,
+        "owner": deal.owner,
+        "stage": deal.stage,
+        "status": deal.status,
+        "amount": deal.amount,
+        "close_date": deal.close_date,
+        "created_at": deal.created_at,
+        "stage_entered_at": deal.stage_entered_at,
+        "closed_at": deal.closed_at,
+        "version": deal.version,
+        "state": deal.model_dump(mode="json"),
+    }
+
+
+def write_deal(connection: Connection, deal: Deal, *, expected_version: int | None) -> None:
+    """Insert a new deal's row, or update it only if it is still at ``expected_version``."""
+    row = deal_row(deal)
+    if expected_version is None:
+        connection.execute(insert(t.deals), row)
+        return
+    result = connection.execute(
+        update(t.deals).where(t.deals.c.id == deal.id, t.deals.c.version == expected_version).values(row)
+    )
+    if result.rowcount != 1:
+        raise Conflict(f"deal {deal.id} was changed by someone else meanwhile; reload and try again")
+
+
+def _at(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def project_side_tables(connection: Connection, seq: int, event: Event) -> None:
+    """Write what ``event`` changes outside the deals table (the event's ``seq`` keys activities)."""
+    data, key = event.data, ev.stream_id(event.stream)
+    match event.type:
+        case ev.PROCESS_INSTALLED:
+            row = {k: data[k] for k in ("key", "version", "name", "source")}
+            connection.execute(insert(t.processes), {**row, "installed_at": event.at, "installed_by": event.actor})
+        case ev.USER_ADDED:
+            row = {k: data.get(k) for k in ("name", "roles", "team", "email")}
+            connection.execute(insert(t.users), {"id": key, **row, "created_at": event.at})
+        case ev.ACCOUNT_CREATED:
+            row = {"id": key, "name": data["name"], "domain": data.get("domain"), "created_at": event.at}
+            connection.execute(insert(t.accounts), row)
+        case ev.CONTACT_CREATED:
+            row = {k: data.get(k) for k in ("name", "email", "title", "account_id")}
+            connection.execute(insert(t.contacts), {"id": key, **row, "created_at": event.at})
+        case ev.ACTIVITY_LOGGED:
+            row = {k: data.get(k) for k in ("kind", "summary", "contact_id")}
+            values = {"seq": seq, "deal_id": key, **row, "at": _at(data["at"]), "actor": event.actor}
+            connection.execute(insert(t.activities), values)
+        case ev.NEXT_STEP_SET:
+            connection.execute(delete(t.next_steps).where(t.next_steps.c.deal_id == key))
+            row = {k: data[k] for k in ("action", "owner", "buyer_confirmed")}
+            values = {"deal_id": key, **row, "due": _at(data["due"]), "set_at": event.at, "set_by": event.actor}
+            connection.execute(insert(t.next_steps), values)
+        case ev.CONTACT_ATTACHED:
+            row = {"deal_id": key, "contact_id": data["contact_id"], "role": data["role"], "attached_at": event.at}
+            connection.execute(insert(t.deal_contacts), row)
+        case ev.HANDOFF_CREATED:
+            fields = ("id", "from_owner", "to_owner", "from_stage", "to_stage", "context", "completeness")
+            row = {k: data[k] for k in fields}
+            values = {**row, "deal_id": key, "created_at": event.at, "due_at": _at(data["due_at"]), "status": "pending"}
+            connection.execute(insert(t.handoffs), values)
+        case ev.HANDOFF_ACCEPTED | ev.HANDOFF_RETURNED:
+            status = "accepted" if event.type == ev.HANDOFF_ACCEPTED else "returned"
+            connection.execute(
+                update(t.handoffs)
+                .where(t.handoffs.c.id == data["id"])
+                .values(status=status, resolved_at=event.at, resolved_by=event.actor, reason=data.get("reason"))
+            )
+        case _:
+            pass

@@ -1,0 +1,195 @@
+"""The database: one append-only event log and the state tables projected from it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timestamps that always come back timezone-aware in UTC, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; times must carry a timezone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+Json = JSON().with_variant(JSONB(), "postgresql")
+Timestamp = UtcDateTime()
+# SQLite has no 64-bit autoincrement type; INTEGER PRIMARY KEY is its rowid.
+Serial = BigInteger().with_variant(Integer(), "sqlite")
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", Serial, primary_key=True, autoincrement=True),
+    Column("stream", String(80), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("at", Timestamp, nullable=False),
+    Column("data", Json, nullable=False),
+    UniqueConstraint("stream", "version", name="uq_events_stream_version"),
+    Index("ix_events_type_at", "type", "at"),
+)
+
+# Everything below is a projection of the events: `dealflow rebuild` recreates it exactly.
+processes = Table(
+    "processes",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("installed_at", Timestamp, nullable=False),
+    Column("installed_by", String(64), nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("roles", Json, nullable=False),
+    Column("team", String(64)),
+    Column("email", String(254)),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("domain", String(253)),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("email", String(254)),
+    Column("title", String(200)),
+    Column("account_id", String(64)),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+deals = Table(
+    "deals",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("number", Integer, unique=True),  # n of ids shaped D-n, to number new deals
+    Column("title", String(10_000), nullable=False),
+    Column("process", String(64), nullable=False),
+    Column("process_version", Integer, nullable=False),
+    Column("account_id", String(64)),
+    Column("owner", String(64), nullable=False),
+    Column("stage", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("amount", Numeric(18, 2)),
+    Column("close_date", Date),
+    Column("created_at", Timestamp, nullable=False),
+    Column("stage_entered_at", Timestamp, nullable=False),
+    Column("closed_at", Timestamp),
+    Column("version", Integer, nullable=False),
+    Column("state", Json, nullable=False),
+    Index("ix_deals_process_stage", "process", "stage"),
+    Index("ix_deals_owner_status", "owner", "status"),
+)
+
+activities = Table(
+    "activities",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("deal_id", String(64), ForeignKey("deals.id"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("at", Timestamp, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("contact_id", String(64)),
+)
+
+next_steps = Table(
+    "next_steps",
+    metadata,
+    Column("deal_id", String(64), ForeignKey("deals.id"), primary_key=True),
+    Column("action", String(500), nullable=False),
+    Column("owner", String(64), nullable=False),
+    Column("due", Timestamp, nullable=False),
+    Column("buyer_confirmed", Boolean, nullable=False),
+    Column("set_at", Timestamp, nullable=False),
+    Column("set_by", String(64), nullable=False),
+)
+
+handoffs = Table(
+    "handoffs",
+    metadata,
+    Column("id", String(80), primary_key=True),
+    Column("deal_id", String(64), ForeignKey("deals.id"), nullable=False, index=True),
+    Column("from_owner", String(64), nullable=False),
+    Column("to_owner", String(64), nullable=False, index=True),
+    Column("from_stage", String(64), nullable=False),
+    Column("to_stage", String(64), nullable=False),
+    Column("context", Json, nullable=False),
+    Column("completeness", Float, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("due_at", Timestamp, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("resolved_at", Timestamp),
+    Column("resolved_by", String(64)),
+    Column("reason", Text),
+)
+
+deal_contacts = Table(
+    "deal_contacts",
+    metadata,
+    Column("deal_id", String(64), ForeignKey("deals.id"), primary_key=True),
+    Column("contact_id", String(64), primary_key=True),
+    Column("role", String(64), primary_key=True),
+    Column("attached_at", Timestamp, nullable=False),
+)
+
+PROJECTIONS = (processes, users, accounts, contacts, deals, activities, next_steps, handoffs, deal_contacts)
