@@ -8,7 +8,7 @@ import sys
 import typer
 from rich.console import Console
 
-from dealflow.cli import deals, events, handoffs, processes, workspace
+from dealflow.cli import deals, events, handoffs, leads, processes, workspace
 from dealflow.errors import (
     Conflict,
     DealflowError,
@@ -29,6 +29,7 @@ app = typer.Typer(
 )
 workspace.register(app)
 app.add_typer(processes.app, name="process")
+app.add_typer(leads.app, name="lead")
 app.add_typer(deals.app, name="deal")
 app.add_typer(deals.activity_app, name="activity")
 app.add_typer(deals.next_step_app, name="next-step")

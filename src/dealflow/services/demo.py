@@ -29,6 +29,7 @@ from dealflow.process.criteria import (
 from dealflow.process.loading import load_template
 from dealflow.process.models import Process, Stage
 from dealflow.services import deals as sd
+from dealflow.services import leads as sl
 from dealflow.services import workspace as ws
 from dealflow.store import queries
 from dealflow.store.unit_of_work import UnitOfWork
@@ -196,6 +197,30 @@ def _build_team(seeder: _Seeder) -> None:
             ws.add_account(uow=uow, actor_id="alex", account_id=f"a{i + 1}", name=account)
 
 
+LEADS = (
+    ("Priya Raman", "Quanta Robotics", "inbound"),
+    ("Leo Martins", "Riverside Clinics", "event"),
+    ("Hana Sato", "Summit Outdoor", "referral"),
+    ("Dev Student", None, "inbound"),
+    ("Noah Berg", "Tidewater Ports", "outbound"),
+)
+
+
+def _add_leads(seeder: _Seeder) -> None:
+    """Fresh leads in the SDRs' queues; one is not a buyer and is disqualified."""
+    for i, (name, company, source) in enumerate(LEADS):
+        seeder.clock.advance(seeder.rng, 1, 12, seeder.limit)
+        owner = ("sam", "sofia")[i % 2]
+        email = f"{name.split()[0].lower()}@{(company or 'mail').split()[0].lower()}.example"
+        with seeder.uow() as uow:
+            lead_id = sl.capture_lead(uow=uow, actor_id=owner, name=name, company=company, email=email, source=source)
+        if company is None:
+            with seeder.uow() as uow:
+                sl.disqualify(
+                    uow=uow, actor_id=owner, lead_id=lead_id, reason="student_or_spam", process_key="standard"
+                )
+
+
 def _run_deal(seeder: _Seeder, number: int, target: int, ending: str | None) -> None:
     """Take one deal from creation up to stage index ``target``, then end it if ``ending``."""
     process, rng = seeder.process, seeder.rng
@@ -242,6 +267,7 @@ def seed_demo(engine: Engine, *, deals: int = 42, seed: int = 7, now: datetime |
         target = number % stages
         ending = "won" if target == stages - 1 and number % 4 != 3 else ("lost" if number % 9 == 4 else None)
         _run_deal(seeder, number, target, ending)
+    _add_leads(seeder)
     with seeder.uow() as uow:
         rows = queries.list_deals(uow.connection, status=None, limit=deals)
         pending = queries.list_handoffs(uow.connection)
@@ -249,7 +275,8 @@ def seed_demo(engine: Engine, *, deals: int = 42, seed: int = 7, now: datetime |
         gates = {r.id: sd.check_gate(uow=uow, deal_id=r.id)[2] for r in first}
         blocked = next((r for r in first if (g := gates[r.id]) is not None and not g.passed), first[0])
     lines = [
-        f"{len(TEAM)} users ({', '.join(u[0] for u in TEAM)}), {len(ACCOUNTS)} accounts, {deals} deals",
+        f"{len(TEAM)} users ({', '.join(u[0] for u in TEAM)}), {len(ACCOUNTS)} accounts, "
+        f"{deals} deals, {len(LEADS)} leads",
         f"open deals by stage: {_count_by_stage(rows)}",
         "",
         "try:",
@@ -257,6 +284,7 @@ def seed_demo(engine: Engine, *, deals: int = 42, seed: int = 7, now: datetime |
         f"  dealflow deal show {blocked.id}",
         f"  dealflow deal move {blocked.id} {seeder.process.stages[1].key} --as {blocked.owner}",
         "  dealflow handoff list",
+        "  dealflow lead list",
     ]
     if pending:
         lines.append(f"  dealflow handoff accept {pending[0].id} --as {pending[0].to_owner}")

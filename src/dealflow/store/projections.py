@@ -89,6 +89,18 @@ def project_side_tables(connection: Connection, seq: int, event: Event) -> None:
             row = {k: data[k] for k in fields}
             values = {**row, "deal_id": key, "created_at": event.at, "due_at": _at(data["due_at"]), "status": "pending"}
             connection.execute(insert(t.handoffs), values)
+        case ev.LEAD_CREATED:
+            number = re.match(r"^L-(\d{1,9})$", key)
+            row = {k: data.get(k) for k in ("name", "company", "email", "source", "owner")}
+            values = {"id": key, "number": int(number.group(1)) if number else None, **row}
+            connection.execute(insert(t.leads), {**values, "status": "open", "created_at": event.at})
+        case ev.LEAD_DISQUALIFIED | ev.LEAD_CONVERTED:
+            status = "disqualified" if event.type == ev.LEAD_DISQUALIFIED else "converted"
+            connection.execute(
+                update(t.leads)
+                .where(t.leads.c.id == key)
+                .values(status=status, closed_at=event.at, reason=data.get("reason"), deal_id=data.get("deal_id"))
+            )
         case ev.HANDOFF_ACCEPTED | ev.HANDOFF_RETURNED:
             status = "accepted" if event.type == ev.HANDOFF_ACCEPTED else "returned"
             connection.execute(

@@ -135,6 +135,26 @@ def deal_contacts(connection: Connection, *, deal_id: str) -> Sequence[Any]:
     return connection.execute(query).all()
 
 
+def next_lead_number(connection: Connection) -> int:
+    """The number for the next ``L-n`` lead id."""
+    return int(connection.execute(select(func.max(t.leads.c.number))).scalar() or 0) + 1
+
+
+def get_lead(connection: Connection, *, lead_id: str) -> Row[Any] | None:
+    """A lead's row, or None."""
+    return connection.execute(select(t.leads).where(t.leads.c.id == lead_id)).first()
+
+
+def list_leads(connection: Connection, *, status: str | None = "open", owner: str | None = None) -> Sequence[Any]:
+    """Leads, newest first."""
+    query = select(t.leads).order_by(t.leads.c.number.desc().nulls_last(), t.leads.c.id)
+    if status is not None:
+        query = query.where(t.leads.c.status == status)
+    if owner is not None:
+        query = query.where(t.leads.c.owner == owner)
+    return connection.execute(query).all()
+
+
 def exists(connection: Connection, table: Any, key: str) -> bool:
     """True when ``table`` has a row with primary key ``key``."""
     return connection.execute(select(table.c.id).where(table.c.id == key)).first() is not None

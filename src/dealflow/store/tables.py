@@ -192,4 +192,21 @@ deal_contacts = Table(
     Column("attached_at", Timestamp, nullable=False),
 )
 
-PROJECTIONS = (processes, users, accounts, contacts, deals, activities, next_steps, handoffs, deal_contacts)
+leads = Table(
+    "leads",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("number", Integer, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("company", String(200)),
+    Column("email", String(254), index=True),
+    Column("source", String(64)),
+    Column("owner", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("closed_at", Timestamp),
+    Column("reason", String(64)),
+    Column("deal_id", String(64)),
+)
+
+PROJECTIONS = (processes, users, accounts, contacts, deals, activities, next_steps, handoffs, deal_contacts, leads)
