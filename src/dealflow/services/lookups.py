@@ -22,13 +22,21 @@ def _parse(key: str, version: int, source: str) -> Process:
 
 
 def load_process(connection: Connection, *, key: str, version: int | None = None) -> Process:
-    """An installed process version (the newest when ``version`` is None)."""
+    """An installed process version (the newest when ``version`` is None).
+
+    Installed versions never change, so a named version is read once per engine and kept.
+    """
+    cache: dict[tuple[str, int], Process] = connection.engine.__dict__.setdefault("dealflow_processes", {})
+    if version is not None and (key, version) in cache:
+        return cache[(key, version)]
     row = queries.process_source(connection, key=key, version=version)
     if row is None:
         installed = ", ".join(r.key for r in queries.list_processes(connection)) or "none"
         wanted = key if version is None else f"{key}@{version}"
         raise NotFound(f"no process '{wanted}' in this workspace (installed: {installed})")
-    return _parse(row.key, row.version, row.source)
+    process = _parse(row.key, row.version, row.source)
+    cache[(row.key, row.version)] = process
+    return process
 
 
 def load_actor(connection: Connection, *, user_id: str) -> Actor:
@@ -62,9 +70,11 @@ def pick_receiver(
 ) -> tuple[str | None, tuple[str, ...]]:
     """Who receives the deal in ``to_stage``: the one asked for, else its owner if they hold the
     stage's role, else the least-loaded holder of the role in the owner's team (then anywhere)."""
-    stage = process.stage(to_stage)
+    stage, here = process.stage(to_stage), process.stage(deal.stage)
     if stage is None:
         return None, ()
+    if requested is None and here is not None and here.owner_role == stage.owner_role:
+        return None, ()  # no change of role, so nobody new receives the deal
     if requested is not None:
         return requested, load_actor(connection, user_id=requested).roles
     owner = queries.get_user(connection, user_id=deal.owner)
