@@ -23,6 +23,12 @@ def test_init_installs_the_template_and_is_idempotent(workspace: Cli) -> None:
     assert [s["key"] for s in shown["stages"]][:2] == ["prospecting", "qualification"]  # type: ignore[index]
 
 
+def test_user_text_is_printed_as_typed(workspace: Cli) -> None:
+    assert workspace("deal", "create", "Beta [pilot] <b>") == 0
+    assert workspace("deal", "show", "D-1") == 0
+    assert workspace.out.splitlines()[0] == "D-1 Beta [pilot] <b>  [open]"
+
+
 def test_a_refused_move_exits_non_zero_and_prints_each_unmet_criterion(workspace: Cli) -> None:
     assert workspace("deal", "create", "Acme: 40 seats", "--amount", "48000") == 0
     assert "created D-1 in prospecting, owned by founder" in workspace.out

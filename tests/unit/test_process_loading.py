@@ -107,3 +107,17 @@ def test_shipped_frameworks_are_added_when_named() -> None:
     meddic = saas.framework("meddic")
     assert meddic is not None
     assert len(meddic.elements) == 6
+
+
+def test_a_shipped_framework_named_only_in_an_outcome_is_added() -> None:
+    text = SOURCE.replace("qualification: bant\n", "").replace(
+        "      - kind: qualification\n        framework: bant\n        min: 3\n        max_age: 90d\n"
+        "        message: BANT not qualified (at least 3 of 4 confirmed in the last 90 days)\n",
+        "",
+    )
+    text = text.replace(
+        "    criteria:\n      - kind: document",
+        "    criteria:\n      - kind: qualification\n        framework: meddic\n        min: 4\n      - kind: document",
+    )
+    process, _ = parse_process(text, name="p.yaml")
+    assert [f.key for f in process.frameworks] == ["meddic"]

@@ -272,3 +272,14 @@ def test_the_core_imports_no_database_web_or_cli_library() -> None:
                 if isinstance(node, ast.ImportFrom) and node.module:
                     names = [node.module]
                 assert not [n for n in names if n.split(".")[0] in banned], f"{path.name} imports {names}"
+
+
+def test_the_owner_keeps_the_deal_across_a_role_change_only_if_they_hold_the_role() -> None:
+    deal = qualified_deal()
+    as_sdr = cmds.MoveDeal(to="discovery", handoff_to="ada", handoff_to_roles=("sdr",))
+    refused = move_deal(deal, as_sdr, process=PROCESS, actor=SDR, now=NOW)
+    assert isinstance(refused, Refusal)
+    assert refused.reasons == ("ada is sdr, but Discovery is owned by ae",)
+    founder = cmds.MoveDeal(to="discovery", handoff_to="ada", handoff_to_roles=("sdr", "ae"))
+    found = events_of(move_deal(deal, founder, process=PROCESS, actor=SDR, now=NOW))
+    assert [e.type for e in found] == [ev.DEAL_MOVED]

@@ -49,12 +49,12 @@ EXIT_CODES: tuple[tuple[type[DealflowError], int], ...] = (
 
 def report(exc: DealflowError) -> int:
     """Print an error the way a user can act on it; return the exit code."""
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
     if isinstance(exc, ProcessFileError):
         for problem in exc.problems:
-            err.print(f"[red]error:[/] {problem}", markup=True)
+            err.print(f"error: {problem}")
     else:
-        err.print(f"[red]error:[/] {exc.message}", markup=True)
+        err.print(f"error: {exc.message}")
     if isinstance(exc, Refused):
         for reason in exc.reasons:
             err.print(f"  - {reason}")
@@ -75,7 +75,7 @@ def run(argv: list[str]) -> int:
         if os.environ.get("DEALFLOW_DEBUG"):
             raise
         Console(stderr=True).print(
-            f"[red]internal error:[/] {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+            f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
             "(set DEALFLOW_DEBUG=1 for details)"
         )
         return 70

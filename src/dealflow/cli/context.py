@@ -125,4 +125,4 @@ def print_json(value: Any) -> None:
 
 def console() -> Console:
     """A console on standard output (created per call so captured output works)."""
-    return Console(highlight=False, soft_wrap=True)
+    return Console(highlight=False, soft_wrap=True, markup=False)

@@ -123,24 +123,24 @@ def show(deal_id: DealArg, db: DbOption = None, as_json: JsonOption = False) -> 
         return
     out = console()
     stage = process.stage(deal.stage)
-    out.print(f"[bold]{deal.id}[/] {deal.title}  [{deal.status}]")
+    out.print(f"{deal.id} {deal.title}  [{deal.status}]")
     stage_name = stage.name if stage else deal.stage
     out.print(f"process {deal.process}@{deal.process_version}; stage {stage_name}; owner {deal.owner}")
     for name, evidence in sorted(deal.fields.items()):
-        out.print(f"  {name}: {evidence.value}  [dim]({evidence.by}, {evidence.at:%Y-%m-%d})[/]")
+        out.print(f"  {name}: {evidence.value}  ({evidence.by}, {evidence.at:%Y-%m-%d})")
     step = deal.next_step
     if step:
         confirmed = "buyer-confirmed" if step.buyer_confirmed else "not confirmed by the buyer"
         out.print(f"next step: {step.action}, {step.owner}, due {step.due:%Y-%m-%d %H:%M}, {confirmed}")
     else:
-        out.print("next step: [red]none[/]")
+        out.print("next step: none")
     for c in contacts:
         out.print(f"contact: {c.name} ({c.role})")
     if deal.handoff:
         h = deal.handoff
         out.print(f"handoff {h.id}: {h.from_owner} -> {h.to_owner}, accept by {h.due_at:%Y-%m-%d %H:%M}")
     if gate is not None:
-        out.print("gate to the next stage: " + ("[green]passed[/]" if gate.passed else "[red]not passed[/]"))
+        out.print("gate to the next stage: " + ("passed" if gate.passed else "not passed"))
         for unmet in gate.unmet:
             out.print(f"  [ ] {unmet}")
     for a in activities[-10:]:

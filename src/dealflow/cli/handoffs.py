@@ -58,12 +58,10 @@ def show(handoff_id: HandoffArg, db: DbOption = None, as_json: JsonOption = Fals
         print_json(dict(row._mapping))
         return
     out = console()
-    out.print(
-        f"[bold]{row.id}[/] deal {row.deal_id}: {row.from_owner} -> {row.to_owner} ({row.from_stage} -> {row.to_stage})"
-    )
+    out.print(f"{row.id} deal {row.deal_id}: {row.from_owner} -> {row.to_owner} ({row.from_stage} -> {row.to_stage})")
     out.print(f"status {row.status}; accept by {row.due_at:%Y-%m-%d %H:%M}; context {row.completeness:.0%} complete")
     for item, value in row.context.items():
-        shown = "[red]missing[/]" if value in (None, "", [], {}) else json.dumps(value, ensure_ascii=False)
+        shown = "missing" if value in (None, "", [], {}) else json.dumps(value, ensure_ascii=False)
         out.print(f"  {item}: {shown}")
     if row.reason:
         out.print(f"sent back: {row.reason}")

@@ -48,13 +48,13 @@ def list_processes(db: DbOption = None, as_json: JsonOption = False) -> None:
 
 def _describe(process: Process) -> None:
     out = console()
-    out.print(f"[bold]{process.name}[/] ({process.ref}, {process.currency})")
+    out.print(f"{process.name} ({process.ref}, {process.currency})")
     if process.description:
         out.print(process.description.strip())
     for i, stage in enumerate(process.stages, 1):
         sla = f", SLA {format_duration(stage.sla)}" if stage.sla else ""
         post = " [post-sale]" if stage.post_sale else ""
-        out.print(f"\n[bold]{i}. {stage.name}[/] ({stage.key}) owner: {stage.owner_role}{sla}{post}")
+        out.print(f"\n{i}. {stage.name} ({stage.key}) owner: {stage.owner_role}{sla}{post}")
         if stage.goal:
             out.print(f"   goal: {stage.goal}")
         if stage.required:
@@ -100,7 +100,7 @@ def validate(
         print_json({"valid": True, "process": process.ref, "warnings": warnings})
         return
     for warning in warnings:
-        console().print(f"[yellow]warning:[/] {warning}")
+        console().print(f"warning: {warning}")
     console().print(f"{file.name}: valid ({process.ref}, {len(process.stages)} stages)")
 
 

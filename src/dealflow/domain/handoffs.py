@@ -41,12 +41,14 @@ def context_snapshot(deal: Deal, stage: Stage) -> tuple[dict[str, Any], float]:
     return snapshot, (present / len(wanted) if wanted else 1.0)
 
 
-def needs_handoff(process: Process, deal: Deal, to_stage: str, to_owner: str | None) -> bool:
-    """True when a move changes the owner role and the deal goes to someone else."""
+def needs_handoff(process: Process, deal: Deal, to_stage: str, to_owner: str | None, to_roles: tuple[str, ...]) -> bool:
+    """True when a move changes the owner role, unless the owner stays and holds the new role too."""
     here, there = process.stage(deal.stage), process.stage(to_stage)
     assert here is not None
     assert there is not None
-    return here.owner_role != there.owner_role and to_owner != deal.owner
+    if here.owner_role == there.owner_role:
+        return False
+    return not (to_owner == deal.owner and there.owner_role in to_roles)
 
 
 def create_handoff(

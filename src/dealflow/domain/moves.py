@@ -103,7 +103,7 @@ def move_deal(deal: Deal, cmd: MoveDeal, *, process: Process, actor: Actor, now:
             },
         )
     )
-    if needs_handoff(process, deal, cmd.to, cmd.handoff_to):
+    if needs_handoff(process, deal, cmd.to, cmd.handoff_to, cmd.handoff_to_roles):
         handoff = create_handoff(
             deal,
             process,

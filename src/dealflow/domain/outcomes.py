@@ -73,7 +73,7 @@ def _into_post_sale(deal: Deal, cmd: CloseDeal, *, process: Process, actor: Acto
         "override": False,
     }
     moved = event(ev.DEAL_MOVED, stream, actor, now, **data)
-    if not needs_handoff(process, deal, post[0].key, cmd.handoff_to):
+    if not needs_handoff(process, deal, post[0].key, cmd.handoff_to, cmd.handoff_to_roles):
         return [moved]
     handoff = create_handoff(
         evolve(deal, moved).model_copy(update={"stage": deal.stage}),

@@ -105,6 +105,10 @@ def _add_shipped_frameworks(data: dict[str, Any]) -> None:
             for criterion in (stage.get(part) or []) if isinstance(stage, dict) else []:
                 if isinstance(criterion, dict) and criterion.get("kind") == "qualification":
                     wanted.add(criterion.get("framework"))
+    for outcome in (data.get("outcomes") or {}).values():
+        for criterion in (outcome.get("criteria") or []) if isinstance(outcome, dict) else []:
+            if isinstance(criterion, dict) and criterion.get("kind") == "qualification":
+                wanted.add(criterion.get("framework"))
     shipped = shipped_frameworks()
     extra = [shipped[k].model_dump() for k in sorted(wanted - declared, key=str) if k in shipped]
     if extra:
