@@ -19,7 +19,7 @@ from dealflow.domain.moves import move_deal as decide_move
 from dealflow.domain.outcomes import close_deal as decide_close
 from dealflow.errors import InvalidInput, NotFound
 from dealflow.process.models import Process
-from dealflow.services.lookups import load_actor, load_deal, load_process, pick_receiver, refuse
+from dealflow.services.lookups import load_actor, load_actor_and_deal, load_deal, load_process, pick_receiver, refuse
 from dealflow.store import queries
 from dealflow.store import tables as t
 from dealflow.store.event_log import record_deal_events
@@ -31,8 +31,7 @@ Decide = Callable[[Deal, Process, Actor, datetime], Decision]
 def _act(uow: UnitOfWork, *, actor_id: str, deal_id: str, decide: Decide) -> Deal:
     """Load, decide with the core, record the events and projections, commit once."""
     connection = uow.connection
-    actor = load_actor(connection, user_id=actor_id)
-    deal = load_deal(connection, deal_id=deal_id)
+    actor, deal = load_actor_and_deal(connection, user_id=actor_id, deal_id=deal_id)
     process = load_process(connection, key=deal.process, version=deal.process_version)
     decision = decide(deal, process, actor, uow.clock())
     if isinstance(decision, Refusal):

@@ -39,13 +39,27 @@ def load_process(connection: Connection, *, key: str, version: int | None = None
     return process
 
 
+def _unknown_user(connection: Connection, user_id: str) -> NotFound:
+    known = ", ".join(r.id for r in queries.list_users(connection)) or "none"
+    return NotFound(f"no user '{user_id}' (users: {known})")
+
+
 def load_actor(connection: Connection, *, user_id: str) -> Actor:
     """The user acting, with their roles and team."""
     row = queries.get_user(connection, user_id=user_id)
     if row is None:
-        known = ", ".join(r.id for r in queries.list_users(connection)) or "none"
-        raise NotFound(f"no user '{user_id}' (users: {known})")
+        raise _unknown_user(connection, user_id)
     return Actor(id=row.id, roles=tuple(row.roles), team=row.team)
+
+
+def load_actor_and_deal(connection: Connection, *, user_id: str, deal_id: str) -> tuple[Actor, Deal]:
+    """The user acting and the deal acted on, read together: every deal command starts here."""
+    row, deal = queries.get_user_and_deal(connection, user_id=user_id, deal_id=deal_id)
+    if row is None:
+        raise _unknown_user(connection, user_id)
+    if deal is None:
+        raise NotFound(f"no deal '{deal_id}'")
+    return Actor(id=row.id, roles=tuple(row.roles), team=row.team), deal
 
 
 def load_deal(connection: Connection, *, deal_id: str) -> Deal:

@@ -21,6 +21,9 @@ def _stream_version(connection: Connection, stream: str) -> int:
     return int(found.scalar() or 0)
 
 
+_INSERT_EVENTS = insert(t.events).returning(t.events.c.seq, sort_by_parameter_order=True)
+
+
 def _insert_events(connection: Connection, found: Sequence[Event], first_version: int) -> list[int]:
     rows = [
         {
@@ -34,7 +37,7 @@ def _insert_events(connection: Connection, found: Sequence[Event], first_version
         for i, e in enumerate(found)
     ]
     try:
-        result = connection.execute(insert(t.events).returning(t.events.c.seq, sort_by_parameter_order=True), rows)
+        result = connection.execute(_INSERT_EVENTS, rows)
         return [row.seq for row in result]
     except DBAPIError as exc:
         raise translate(exc) from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, update
+from sqlalchemy import Connection, bindparam, delete, insert, update
 
 from dealflow.domain import events as ev
 from dealflow.domain.deals import Deal
@@ -39,15 +39,20 @@ def deal_row(deal: Deal) -> dict[str, object]:
     }
 
 
+_INSERT_DEAL = insert(t.deals)
+# Built once; the SET clause comes from the keys of the parameters. The WHERE parameters carry a
+# prefix so that they cannot clash with the column names being set.
+_UPDATE_DEAL = update(t.deals).where(t.deals.c.id == bindparam("w_id"), t.deals.c.version == bindparam("w_version"))
+
+
 def write_deal(connection: Connection, deal: Deal, *, expected_version: int | None) -> None:
     """Insert a new deal's row, or update it only if it is still at ``expected_version``."""
     row = deal_row(deal)
     if expected_version is None:
-        connection.execute(insert(t.deals), row)
+        connection.execute(_INSERT_DEAL, row)
         return
-    result = connection.execute(
-        update(t.deals).where(t.deals.c.id == deal.id, t.deals.c.version == expected_version).values(row)
-    )
+    changes = {key: value for key, value in row.items() if key not in ("id", "number", "created_at")}
+    result = connection.execute(_UPDATE_DEAL, {**changes, "w_id": deal.id, "w_version": expected_version})
     if result.rowcount != 1:
         raise Conflict(f"deal {deal.id} was changed by someone else meanwhile; reload and try again")
 

@@ -5,16 +5,32 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, select
+from sqlalchemy import Connection, Row, bindparam, func, select
 
 from dealflow.domain.deals import Deal
 from dealflow.store import tables as t
 
+# The statements every command runs are built once: SQLAlchemy then reuses their compiled form
+# without rebuilding and re-hashing the statement on each call.
+_DEAL_STATE = select(t.deals.c.state).where(t.deals.c.id == bindparam("deal_id"))
+_USER = select(t.users).where(t.users.c.id == bindparam("user_id"))
+_USER_AND_DEAL_STATE = select(t.users, _DEAL_STATE.scalar_subquery().label("deal_state")).where(
+    t.users.c.id == bindparam("user_id")
+)
+
 
 def get_deal(connection: Connection, *, deal_id: str) -> Deal | None:
     """The current state of a deal, or None."""
-    state = connection.execute(select(t.deals.c.state).where(t.deals.c.id == deal_id)).scalar()
+    state = connection.execute(_DEAL_STATE, {"deal_id": deal_id}).scalar()
     return None if state is None else Deal.model_validate(state)
+
+
+def get_user_and_deal(connection: Connection, *, user_id: str, deal_id: str) -> tuple[Row[Any] | None, Deal | None]:
+    """A user's row and a deal's state in one round trip (the deal is None when the user is)."""
+    row = connection.execute(_USER_AND_DEAL_STATE, {"user_id": user_id, "deal_id": deal_id}).first()
+    if row is None:
+        return None, None
+    return row, None if row.deal_state is None else Deal.model_validate(row.deal_state)
 
 
 def next_deal_number(connection: Connection) -> int:
@@ -62,7 +78,7 @@ def list_deals(
 
 def get_user(connection: Connection, *, user_id: str) -> Row[Any] | None:
     """A user's row, or None."""
-    return connection.execute(select(t.users).where(t.users.c.id == user_id)).first()
+    return connection.execute(_USER, {"user_id": user_id}).first()
 
 
 def list_users(connection: Connection) -> Sequence[Row[Any]]:
