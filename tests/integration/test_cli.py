@@ -21,6 +21,9 @@ def test_init_installs_the_template_and_is_idempotent(workspace: Cli) -> None:
     assert [(p["key"], p["version"]) for p in processes] == [("standard", 1)]  # type: ignore[index, union-attr]
     shown = workspace.json("process", "show", "standard")
     assert [s["key"] for s in shown["stages"]][:2] == ["prospecting", "qualification"]  # type: ignore[index]
+    assert workspace("process", "show", "standard") == 0
+    lost = load_template("standard")[0].outcomes.lost.reasons
+    assert f"lost: reasons: {', '.join(lost)}" in workspace.out.splitlines()
 
 
 def test_user_text_is_printed_as_typed(workspace: Cli) -> None:

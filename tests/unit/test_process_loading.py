@@ -121,3 +121,75 @@ def test_a_shipped_framework_named_only_in_an_outcome_is_added() -> None:
     )
     process, _ = parse_process(text, name="p.yaml")
     assert [f.key for f in process.frameworks] == ["meddic"]
+
+
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        ("round(amount) > 0", "unknown function 'round'"),
+        ("amount.real > 0", "Attribute not allowed"),
+        ("close_date > 'soon'", "can never be evaluated"),
+        ("amount > 'a lot'", "can never be evaluated"),
+    ],
+)
+def test_a_condition_that_could_never_pass_is_refused_at_load(expr: str, expected: str) -> None:
+    text = SOURCE.replace('expr: "amount > 0"', f'expr: "{expr}"')
+    (found,) = problems(text)
+    line = line_of(text, f'        expr: "{expr}"')
+    assert found.startswith(f"p.yaml:{line}: stages[4].exit[1].expr: ")
+    assert expected in found
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "amount > 0 and urgency in ('high', 'medium')",
+        "close_date > today",
+        "close_date <= date('2027-12-31')",
+        "days_until(close_date) < 90",
+        "len(pain) >= 10",
+        "amount / 2 > 100",
+    ],
+)
+def test_conditions_over_tuples_dates_and_functions_load(expr: str) -> None:
+    process, _ = parse_process(SOURCE.replace('expr: "amount > 0"', f'expr: "{expr}"'), name="p.yaml")
+    stage = process.stage("objection_handling")
+    assert stage is not None
+    assert [c.expr for c in stage.exit if c.kind == "condition"] == [expr]
+
+
+def test_the_first_stage_cannot_have_entry_criteria() -> None:
+    text = SOURCE.replace(
+        "    owner_role: sdr\n", "    owner_role: sdr\n    entry:\n      - kind: field\n        field: source\n", 1
+    )
+    (found,) = problems(text)
+    assert "stages[0].entry: the first stage cannot have entry criteria" in found
+
+
+def test_a_skip_into_a_post_sale_stage_is_refused() -> None:
+    process, _ = parse_process(SOURCE, name="p.yaml")
+    post = next(s.key for s in process.stages if s.post_sale)
+    assert "  skips: []\n" in SOURCE
+    text = SOURCE.replace("  skips: []\n", f"  skips:\n    - from: proposal\n      to: {post}\n")
+    found = problems(text)
+    assert any(f"'{post}' is a post-sale stage: deals enter it by being won" in p for p in found)
+
+
+def test_a_broken_stage_does_not_also_report_the_stage_list_as_too_short() -> None:
+    text = """key: t
+name: T
+version: 1
+roles: [ae]
+stages:
+  - key: a
+    name: A
+    owner_role: ae
+    exit:
+      - kind: fild
+  - key: b
+    name: B
+    owner_role: ae
+"""
+    found = problems(text)
+    assert len(found) == 1
+    assert "stages[0].exit[0]: unknown criterion kind 'fild'" in found[0]

@@ -13,13 +13,13 @@ from dealflow.domain import events as ev
 from dealflow.domain.deals import Deal, evolve
 from dealflow.domain.decisions import Actor, Decision, Refusal
 from dealflow.domain.evidence import EvidenceCommand, capture
-from dealflow.domain.gates import exit_gate
+from dealflow.domain.gates import check, exit_gate
 from dealflow.domain.handoffs import accept_handoff, return_handoff
 from dealflow.domain.lifecycle import create_deal
 from dealflow.domain.moves import move_deal
 from dealflow.domain.outcomes import close_deal
 from dealflow.errors import InvalidInput
-from dealflow.process.loading import load_template
+from dealflow.process.loading import load_template, parse_process
 
 PROCESS = load_template("standard")[0]
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -283,3 +283,26 @@ def test_the_owner_keeps_the_deal_across_a_role_change_only_if_they_hold_the_rol
     founder = cmds.MoveDeal(to="discovery", handoff_to="ada", handoff_to_roles=("sdr", "ae"))
     found = events_of(move_deal(deal, founder, process=PROCESS, actor=SDR, now=NOW))
     assert [e.type for e in found] == [ev.DEAL_MOVED]
+
+
+@pytest.mark.parametrize(
+    ("expr", "fields", "holds"),
+    [
+        ("close_date > today", {"close_date": "2026-03-30"}, True),
+        ("close_date > today", {"close_date": "2026-03-01"}, False),
+        ("days_until(close_date) <= 30", {"close_date": "2026-03-30"}, True),
+        ("close_date <= date('2026-03-31')", {"close_date": "2026-04-01"}, False),
+        ("urgency in ('high', 'medium')", {"urgency": "medium"}, True),
+        ("urgency in ('high', 'medium')", {"urgency": "low"}, False),
+        ("amount >= 5000 and urgency == 'high'", {"amount": "5000", "urgency": "high"}, True),
+    ],
+)
+def test_conditions_compare_dates_as_dates_and_take_tuples(expr: str, fields: dict[str, str], holds: bool) -> None:
+    source = load_template("standard")[1].replace('expr: "amount > 0"', f'expr: "{expr}"')
+    process = parse_process(source, name="p.yaml")[0]
+    command = cmds.CreateDeal(deal_id="D-1", title="Acme", owner="ada", fields=fields)
+    deal = apply(None, create_deal(command, process=process, actor=SDR, now=NOW))
+    stage = process.stage("objection_handling")
+    assert stage is not None
+    (condition,) = [c for c in stage.exit if c.kind == "condition"]
+    assert (check(condition, deal, process, NOW) is None) is holds

@@ -67,6 +67,15 @@ def _describe(process: Process) -> None:
             context = ", ".join(stage.handoff.context)
             out.print(f"   handoff needs: {context} (accept within {format_duration(stage.handoff.sla)})")
     out.print(f"\nwon from: {', '.join(process.won_from)}; overrides by: {', '.join(process.overrides.roles)}")
+    for name in ("won", "lost", "disqualified"):
+        outcome = getattr(process.outcomes, name)
+        parts = []
+        if outcome.reasons:
+            parts.append(f"reasons: {', '.join(outcome.reasons)}")
+        if outcome.required:
+            parts.append(f"required: {', '.join(outcome.required)}")
+        parts.extend(f"needs: {c.describe()}" for c in outcome.criteria)
+        out.print(f"{name}: {'; '.join(parts) or 'no requirements'}")
     out.print(f"cadence: {process.cadence.name}, {len(process.cadence.touches)} touches")
 
 

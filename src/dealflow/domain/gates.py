@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from dealflow.domain.deals import Deal, Evidence
 from dealflow.process.criteria import (
@@ -61,6 +61,8 @@ def _condition_names(deal: Deal, process: Process) -> dict[str, object]:
         kind = process.field_type(name)
         if kind in ("money", "number") and value is not None:
             value = float(value)
+        elif kind == "date" and isinstance(value, str):
+            value = date.fromisoformat(value)
         names[name] = value
     return names
 

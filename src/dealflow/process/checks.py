@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 
 from dealflow.process.criteria import Condition, Criterion, FieldCaptured, QualificationScore
-from dealflow.process.expressions import FUNCTION_NAMES, referenced_names
-from dealflow.process.models import BUILTIN_FIELDS, CONTEXT_ITEMS, Process
+from dealflow.process.expressions import FUNCTION_NAMES, referenced_names, type_problem
+from dealflow.process.models import BUILTIN_FIELDS, CONTEXT_ITEMS, FieldType, Process
 
 Path = tuple[str | int, ...]
 
@@ -45,6 +46,11 @@ def _unique_stage_keys(process: Process) -> Iterator[Problem]:
         seen.setdefault(stage.key, i)
     if process.stages and process.stages[0].post_sale:
         yield Problem(("stages", 0, "post_sale"), "the first stage cannot be a post-sale stage")
+    if process.stages and process.stages[0].entry:
+        yield Problem(
+            ("stages", 0, "entry"),
+            "the first stage cannot have entry criteria: every deal starts there (use exit criteria instead)",
+        )
     post = [s.post_sale for s in process.stages]
     if any(post) and post != sorted(post):
         first = post.index(True)
@@ -99,16 +105,43 @@ def _all_criteria(process: Process) -> Iterator[tuple[Path, Criterion]]:
             yield ("outcomes", outcome_name, "criteria", j), criterion
 
 
+_SAMPLE_DATE = date(2000, 1, 1)
+
+
+def _sample(process: Process, name: str) -> object:
+    """An example value of field ``name``, as a condition sees it."""
+    kind: FieldType | None = process.field_type(name)
+    match kind:
+        case "money" | "number":
+            return 1.0
+        case "date":
+            return _SAMPLE_DATE
+        case "choice":
+            return process.fields[name].choices[0] if process.fields[name].choices else ""
+        case _:
+            return "text"
+
+
+def _condition_problems(process: Process, path: Path, expr: str) -> Iterator[Problem]:
+    names = sorted(n for n in referenced_names(expr) if n not in FUNCTION_NAMES)
+    unknown = [n for n in names if process.field_type(n) is None]
+    for name in unknown:
+        yield from _field_problem(process, (*path, "expr"), name)
+    if unknown:
+        return
+    sample = {name: _sample(process, name) for name in names}
+    problem = type_problem(expr, sample=sample, today=_SAMPLE_DATE)
+    if problem is not None:
+        yield Problem((*path, "expr"), f"{expr!r} can never be evaluated: {problem}")
+
+
 def _criteria(process: Process) -> Iterator[Problem]:
     for path, criterion in _all_criteria(process):
         match criterion:
             case FieldCaptured(field=name):
                 yield from _field_problem(process, (*path, "field"), name)
             case Condition(expr=expr):
-                for name in sorted(referenced_names(expr)):
-                    if name in FUNCTION_NAMES:
-                        continue
-                    yield from _field_problem(process, (*path, "expr"), name)
+                yield from _condition_problems(process, path, expr)
             case QualificationScore(framework=key, min=minimum):
                 framework = process.framework(key)
                 if framework is None:
@@ -131,6 +164,12 @@ def _moves(process: Process) -> Iterator[Problem]:
             yield Problem(("moves", "skips", i, "from"), f"unknown stage '{skip.from_}'")
         if target is None:
             yield Problem(("moves", "skips", i, "to"), f"unknown stage '{skip.to}'")
+        for end, stage in (("from", source), ("to", target)):
+            if stage is not None and stage.post_sale:
+                yield Problem(
+                    ("moves", "skips", i, end),
+                    f"'{stage.key}' is a post-sale stage: deals enter it by being won, not by a skip",
+                )
         if source and target and process.index(skip.to) <= process.index(skip.from_) + 1:
             yield Problem(
                 ("moves", "skips", i),

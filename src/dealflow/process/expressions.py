@@ -1,7 +1,8 @@
 """The safe expression language of ``condition`` criteria, on top of simpleeval (never ``eval``).
 
-An expression reads the deal's fields by name (``amount >= 5000 and segment == 'enterprise'``)
-and may call ``len``, ``days_since(date)`` and ``days_until(date)``; ``today`` is the clock's date.
+An expression reads the deal's fields by name (``amount >= 5000 and segment in ('mid', 'enterprise')``)
+and may call ``len``, ``date('2026-12-31')``, ``days_since(date)`` and ``days_until(date)``;
+``today`` is the clock's date, and date fields are dates, so ``close_date > today`` compares days.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from simpleeval import InvalidExpression, SimpleEval
+from simpleeval import EvalWithCompoundTypes, InvalidExpression
 
-FUNCTION_NAMES = ("days_since", "days_until", "len")
+FUNCTION_NAMES = ("date", "days_since", "days_until", "len")
 BUILTIN_NAMES = ("today", "True", "False", "None")
 
 
@@ -37,9 +38,14 @@ def check_syntax(expr: str) -> None:
         tree = ast.parse(expr, mode="eval")
     except SyntaxError as exc:
         raise ExpressionError(f"invalid expression {expr!r}: {exc.msg}") from None
-    for node in ast.walk(tree):
+    nodes = list(ast.walk(tree))
+    for node in nodes:
         if isinstance(node, ast.Attribute | ast.Lambda | ast.NamedExpr | ast.Starred):
             raise ExpressionError(f"invalid expression {expr!r}: {type(node).__name__} not allowed")
+    for node in nodes:
+        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in FUNCTION_NAMES):
+            name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
+            raise ExpressionError(f"unknown function '{name}' in {expr!r} (functions: {', '.join(FUNCTION_NAMES)})")
 
 
 def referenced_names(expr: str) -> set[str]:
@@ -50,17 +56,37 @@ def referenced_names(expr: str) -> set[str]:
     return names - called - set(BUILTIN_NAMES)
 
 
-def evaluate(expr: str, *, names: Mapping[str, Any], today: date) -> Any:
-    """Evaluate ``expr`` with ``names`` bound; raise :class:`ExpressionError` on failure."""
+def _evaluator(names: Mapping[str, Any], today: date) -> EvalWithCompoundTypes:
     functions = {
         "len": len,
+        "date": _as_date,
         "days_since": lambda value: (today - _as_date(value)).days,
         "days_until": lambda value: (_as_date(value) - today).days,
     }
-    evaluator = SimpleEval(names={**names, "today": today}, functions=functions)
+    return EvalWithCompoundTypes(names={**names, "today": today}, functions=functions)
+
+
+def evaluate(expr: str, *, names: Mapping[str, Any], today: date) -> Any:
+    """Evaluate ``expr`` with ``names`` bound; raise :class:`ExpressionError` on failure."""
     try:
-        return evaluator.eval(expr)
+        return _evaluator(names, today).eval(expr)
     except InvalidExpression as exc:
         raise ExpressionError(str(exc)) from None
     except (TypeError, ValueError, ArithmeticError) as exc:
         raise ExpressionError(f"{expr}: {exc}") from None
+
+
+def type_problem(expr: str, *, sample: Mapping[str, Any], today: date) -> str | None:
+    """Why ``expr`` cannot work even when every field it reads holds a value of its type, or None.
+
+    ``sample`` binds each field to an example value of its declared type. Arithmetic errors (such
+    as a division by a sample zero) depend on the values, so they are not reported."""
+    try:
+        _evaluator(sample, today).eval(expr)
+    except InvalidExpression as exc:
+        return str(exc)
+    except (TypeError, ValueError) as exc:
+        return str(exc)
+    except ArithmeticError:
+        return None
+    return None

@@ -58,7 +58,13 @@ def _format_path(path: Path) -> str:
 
 
 def _pydantic_problems(exc: ValidationError) -> Iterator[Problem]:
-    for error in exc.errors():
+    errors = exc.errors()
+    # A list whose items failed is also reported as too short (failed items do not count); that
+    # follow-on error would only mislead, so it is dropped when an error inside the list is reported.
+    inside = {tuple(e["loc"][:i]) for e in errors for i in range(1, len(e["loc"]))}
+    for error in errors:
+        if error["type"] == "too_short" and tuple(error["loc"]) in inside:
+            continue
         loc: list[str | int] = list(error["loc"])
         # A criterion's own errors carry its kind as an extra step after the list index.
         for i in range(len(loc) - 1, 0, -1):
