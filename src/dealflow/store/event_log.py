@@ -12,7 +12,7 @@ from dealflow.domain import events as ev
 from dealflow.domain.deals import Deal, evolve
 from dealflow.domain.events import Event
 from dealflow.store import tables as t
-from dealflow.store.projections import project_side_tables, write_deal
+from dealflow.store.projections import insert_deals, project_side_tables, visit_row, write_deal, write_visits
 from dealflow.store.unit_of_work import UnitOfWork, translate
 
 
@@ -51,11 +51,16 @@ def record_deal_events(uow: UnitOfWork, *, deal: Deal | None, found: Sequence[Ev
     before = deal.version if deal else 0
     seqs = _insert_events(connection, found, before + 1)
     after = deal
-    for e in found:
-        after = evolve(after, e)
+    visits = []
+    for seq, e in zip(seqs, found, strict=True):
+        state = evolve(after, e)
+        if (visit := visit_row(seq, after, state, e)) is not None:
+            visits.append(visit)
+        after = state
     assert after is not None
     try:
-        write_deal(connection, after, expected_version=deal.version if deal else None)
+        write_deal(connection, after, before=deal)
+        write_visits(connection, visits)
         for seq, e in zip(seqs, found, strict=True):
             project_side_tables(connection, seq, e)
     except DBAPIError as exc:
@@ -114,14 +119,18 @@ def rebuild(uow: UnitOfWork) -> int:
     for table in reversed(t.PROJECTIONS):
         connection.execute(delete(table))
     deals: dict[str, Deal] = {}
+    visits = []
     count = 0
-    for _seq, _version, e in read_events(connection):
+    for seq, _version, e in read_events(connection):
         count += 1
         if e.stream.startswith("deal:"):
             deal_id = ev.stream_id(e.stream)
-            deals[deal_id] = evolve(deals.get(deal_id), e)
-    for deal in deals.values():
-        write_deal(connection, deal, expected_version=None)
+            before = deals.get(deal_id)
+            deals[deal_id] = evolve(before, e)
+            if (visit := visit_row(seq, before, deals[deal_id], e)) is not None:
+                visits.append(visit)
+    insert_deals(connection, list(deals.values()))
+    write_visits(connection, visits)
     for seq, _version, e in read_events(connection):
         project_side_tables(connection, seq, e)
     return count

@@ -18,6 +18,11 @@ _NUMBERED = re.compile(r"^D-(\d{1,9})$")
 
 def deal_row(deal: Deal) -> dict[str, object]:
     """The columns of a deal's row in the ``deals`` table."""
+    return {**_columns(deal), "state": deal.model_dump(mode="json")}
+
+
+def _columns(deal: Deal) -> dict[str, object]:
+    """Every column of a deal's row but the state."""
     match = _NUMBERED.match(deal.id)
     return {
         "id": deal.id,
@@ -35,26 +40,89 @@ def deal_row(deal: Deal) -> dict[str, object]:
         "stage_entered_at": deal.stage_entered_at,
         "closed_at": deal.closed_at,
         "version": deal.version,
-        "state": deal.model_dump(mode="json"),
+        "source": _dimension(deal, "source"),
+        "segment": _dimension(deal, "segment"),
+        "product": _dimension(deal, "product"),
+        "outcome_reason": deal.outcome_reason,
+        "close_date_pushes": deal.close_date_pushes,
+    }
+
+
+def _dimension(deal: Deal, name: str) -> str | None:
+    value = deal.value(name)
+    return None if value is None else str(value)[:200]
+
+
+_EXITS = {
+    ev.DEAL_WON: "won",
+    ev.DEAL_LOST: "lost",
+    ev.DEAL_DISQUALIFIED: "disqualified",
+    ev.HANDOFF_RETURNED: "returned",
+}
+
+
+def visit_row(seq: int, before: Deal | None, after: Deal, event: Event) -> dict[str, object] | None:
+    """The finished stay in a stage that ``event`` ends, as a ``stage_visits`` row, or None.
+
+    A stay ends when the deal changes stage (forward, skip, backward, sent back) or closes. The
+    move into a post-sale stage that follows a win does not end the stay again: the win did."""
+    if before is None:
+        return None
+    closes = before.status == "open" and after.status != "open"
+    leaves = after.stage != before.stage or after.stage_entered_at != before.stage_entered_at
+    if not (closes or leaves):
+        return None
+    if before.status != "open" and before.closed_at is not None and before.stage_entered_at < before.closed_at:
+        return None
+    exit_kind = _EXITS.get(event.type) or str(event.data.get("kind") or "forward")
+    return {
+        "seq": seq,
+        "deal_id": before.id,
+        "process": before.process,
+        "stage": before.stage,
+        "owner": before.owner,
+        "entered_at": before.stage_entered_at,
+        "left_at": event.at,
+        "seconds": (event.at - before.stage_entered_at).total_seconds(),
+        "exit": exit_kind,
+        "to_stage": after.stage if after.stage != before.stage else None,
+        "overridden": bool(event.data.get("override")),
+        "imported": bool(event.data.get("imported")),
     }
 
 
 _INSERT_DEAL = insert(t.deals)
+_INSERT_VISIT = insert(t.stage_visits)
 # Built once; the SET clause comes from the keys of the parameters. The WHERE parameters carry a
 # prefix so that they cannot clash with the column names being set.
 _UPDATE_DEAL = update(t.deals).where(t.deals.c.id == bindparam("w_id"), t.deals.c.version == bindparam("w_version"))
 
 
-def write_deal(connection: Connection, deal: Deal, *, expected_version: int | None) -> None:
-    """Insert a new deal's row, or update it only if it is still at ``expected_version``."""
+def write_deal(connection: Connection, deal: Deal, *, before: Deal | None) -> None:
+    """Insert a new deal's row, or update the columns that changed since ``before`` only if the
+    row is still at ``before``'s version (someone else's change in between is a Conflict)."""
     row = deal_row(deal)
-    if expected_version is None:
+    if before is None:
         connection.execute(_INSERT_DEAL, row)
         return
-    changes = {key: value for key, value in row.items() if key not in ("id", "number", "created_at")}
-    result = connection.execute(_UPDATE_DEAL, {**changes, "w_id": deal.id, "w_version": expected_version})
+    old = _columns(before)
+    # Only the changed columns: the database then leaves the indexes of the others alone.
+    changes = {key: value for key, value in row.items() if key == "state" or value != old[key]}
+    result = connection.execute(_UPDATE_DEAL, {**changes, "w_id": deal.id, "w_version": before.version})
     if result.rowcount != 1:
         raise Conflict(f"deal {deal.id} was changed by someone else meanwhile; reload and try again")
+
+
+def insert_deals(connection: Connection, deals: list[Deal]) -> None:
+    """Insert many new deals' rows at once (replay and import)."""
+    if deals:
+        connection.execute(_INSERT_DEAL, [deal_row(d) for d in deals])
+
+
+def write_visits(connection: Connection, rows: list[dict[str, object]]) -> None:
+    """Insert finished stage stays (see :func:`visit_row`)."""
+    if rows:
+        connection.execute(_INSERT_VISIT, rows)
 
 
 def _at(value: str) -> datetime:

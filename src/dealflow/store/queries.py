@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, select
+from sqlalchemy import Connection, Row, Text, bindparam, cast, func, select
 
 from dealflow.domain.deals import Deal
 from dealflow.store import tables as t
 
 # The statements every command runs are built once: SQLAlchemy then reuses their compiled form
 # without rebuilding and re-hashing the statement on each call.
-_DEAL_STATE = select(t.deals.c.state).where(t.deals.c.id == bindparam("deal_id"))
+# The state comes back as JSON text and is parsed straight into a Deal (no dict in between).
+_DEAL_STATE = select(cast(t.deals.c.state, Text)).where(t.deals.c.id == bindparam("deal_id"))
 _USER = select(t.users).where(t.users.c.id == bindparam("user_id"))
 _USER_AND_DEAL_STATE = select(t.users, _DEAL_STATE.scalar_subquery().label("deal_state")).where(
     t.users.c.id == bindparam("user_id")
@@ -22,7 +23,7 @@ _USER_AND_DEAL_STATE = select(t.users, _DEAL_STATE.scalar_subquery().label("deal
 def get_deal(connection: Connection, *, deal_id: str) -> Deal | None:
     """The current state of a deal, or None."""
     state = connection.execute(_DEAL_STATE, {"deal_id": deal_id}).scalar()
-    return None if state is None else Deal.model_validate(state)
+    return None if state is None else Deal.model_validate_json(state)
 
 
 def get_user_and_deal(connection: Connection, *, user_id: str, deal_id: str) -> tuple[Row[Any] | None, Deal | None]:
@@ -30,7 +31,7 @@ def get_user_and_deal(connection: Connection, *, user_id: str, deal_id: str) -> 
     row = connection.execute(_USER_AND_DEAL_STATE, {"user_id": user_id, "deal_id": deal_id}).first()
     if row is None:
         return None, None
-    return row, None if row.deal_state is None else Deal.model_validate(row.deal_state)
+    return row, None if row.deal_state is None else Deal.model_validate_json(row.deal_state)
 
 
 def next_deal_number(connection: Connection) -> int:

@@ -71,7 +71,6 @@ events = Table(
     Column("at", Timestamp, nullable=False),
     Column("data", Json, nullable=False),
     UniqueConstraint("stream", "version", name="uq_events_stream_version"),
-    Index("ix_events_type_at", "type", "at"),
 )
 
 # Everything below is a projection of the events: `dealflow rebuild` recreates it exactly.
@@ -136,8 +135,35 @@ deals = Table(
     Column("closed_at", Timestamp),
     Column("version", Integer, nullable=False),
     Column("state", Json, nullable=False),
+    # What metrics slice by and inspection looks at, copied out of the state for SQL.
+    Column("source", String(200)),
+    Column("segment", String(200)),
+    Column("product", String(200)),
+    Column("outcome_reason", String(64)),
+    Column("close_date_pushes", Integer, nullable=False, server_default="0"),
     Index("ix_deals_process_stage", "process", "stage"),
     Index("ix_deals_owner_status", "owner", "status"),
+    Index("ix_deals_status_closed_at", "status", "closed_at"),
+)
+
+# One row per finished stay of a deal in a stage (the current stay is the deal's own row):
+# where time in stage, conversion, skips, backward moves and overrides are read from.
+stage_visits = Table(
+    "stage_visits",
+    metadata,
+    Column("deal_id", String(64), ForeignKey("deals.id"), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),  # the event that ended the stay
+    Column("process", String(64), nullable=False),
+    Column("stage", String(64), nullable=False),
+    Column("owner", String(64), nullable=False),
+    Column("entered_at", Timestamp, nullable=False),
+    Column("left_at", Timestamp, nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("exit", String(16), nullable=False),  # forward, skip, backward, returned, won, lost, disqualified
+    Column("to_stage", String(64)),
+    Column("overridden", Boolean, nullable=False),
+    Column("imported", Boolean, nullable=False),
+    sqlite_with_rowid=False,  # one B-tree keyed by (deal_id, seq): one page less to write per move
 )
 
 activities = Table(
@@ -209,4 +235,16 @@ leads = Table(
     Column("deal_id", String(64)),
 )
 
-PROJECTIONS = (processes, users, accounts, contacts, deals, activities, next_steps, handoffs, deal_contacts, leads)
+PROJECTIONS = (
+    processes,
+    users,
+    accounts,
+    contacts,
+    deals,
+    stage_visits,
+    activities,
+    next_steps,
+    handoffs,
+    deal_contacts,
+    leads,
+)
