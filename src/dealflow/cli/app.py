@@ -8,7 +8,7 @@ import sys
 import typer
 from rich.console import Console
 
-from dealflow.cli import deals, events, handoffs, leads, processes, workspace
+from dealflow.cli import deals, events, handoffs, imports, leads, processes, workspace
 from dealflow.errors import (
     Conflict,
     DealflowError,
@@ -28,6 +28,7 @@ app = typer.Typer(
     add_completion=False,
 )
 workspace.register(app)
+imports.register(app)
 app.add_typer(processes.app, name="process")
 app.add_typer(leads.app, name="lead")
 app.add_typer(deals.app, name="deal")

@@ -32,6 +32,11 @@ LEAD_CREATED = "LeadCreated"
 LEAD_DISQUALIFIED = "LeadDisqualified"
 LEAD_CONVERTED = "LeadConverted"
 
+# Deal events that change nothing outside the deal's own row (and its stage stays).
+DEAL_STATE_ONLY = frozenset(
+    {DEAL_CREATED, FIELDS_UPDATED, DEAL_MOVED, DEAL_WON, DEAL_LOST, DEAL_DISQUALIFIED, DEAL_REASSIGNED}
+)
+
 
 @dataclass(frozen=True)
 class Event:

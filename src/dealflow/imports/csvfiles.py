@@ -1,0 +1,220 @@
+"""Reading export files safely: size and encoding checks, the columns an adapter needs, and dates
+in whichever one format a column uses (a column that mixes formats is refused, not guessed)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from dealflow.errors import InvalidInput
+
+MAX_BYTES = 1 << 30  # 1 GiB
+# strptime patterns tried after ISO 8601, in this order of preference.
+DATE_FORMATS = (
+    "%m/%d/%Y",
+    "%d/%m/%Y",
+    "%m/%d/%Y %H:%M",
+    "%d/%m/%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M:%S",
+    "%m/%d/%Y %I:%M %p",
+    "%d.%m.%Y",
+    "%d.%m.%Y %H:%M",
+    "%Y/%m/%d",
+    "%m/%d/%y",
+    "%d/%m/%y",
+)
+ISO = "ISO 8601"
+
+
+@dataclass
+class Table:
+    """The rows of a CSV file as dictionaries keyed by its header, with their line numbers."""
+
+    name: str
+    header: list[str]
+    rows: list[dict[str, str]]
+
+    def line(self, index: int) -> int:
+        """The file line of row ``index`` (the header is line 1)."""
+        return index + 2
+
+    def require(self, columns: Iterable[str], *, what: str) -> None:
+        """Refuse the file unless it has every one of ``columns``."""
+        missing = [c for c in columns if c not in self.header]
+        if missing:
+            found = ", ".join(self.header[:12]) + (", ..." if len(self.header) > 12 else "")
+            raise InvalidInput(
+                f"{self.name} is not {what}: missing column{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(repr(c) for c in missing)} (found: {found})",
+                field="file",
+            )
+
+
+def read_table(path: Path, *, max_bytes: int = MAX_BYTES) -> Table:
+    """Read a CSV export (UTF-8, with or without BOM; comma, semicolon or tab separated)."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}", field="file") from None
+    if size > max_bytes:
+        raise InvalidInput(
+            f"{path.name} is {size / 2**30:.1f} GiB; imports take files up to {max_bytes / 2**30:.1f} GiB "
+            "(split the export by date range)",
+            field="file",
+        )
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InvalidInput(
+            f"{path.name} is not UTF-8 text (line {line}, byte {exc.start}): export it as UTF-8 CSV", field="file"
+        ) from None
+    return parse_table(text, name=path.name)
+
+
+def parse_table(text: str, *, name: str) -> Table:
+    """Rows of CSV ``text``; the separator is detected from the header line."""
+    first = text.split("\n", 1)[0]
+    delimiter = max((",", ";", "\t"), key=first.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise InvalidInput(f"{name} is empty", field="file") from None
+    except csv.Error as exc:
+        raise InvalidInput(f"{name}: not a CSV file ({exc})", field="file") from None
+    if len(set(header)) != len(header):
+        repeated = sorted({h for h in header if header.count(h) > 1})
+        raise InvalidInput(f"{name}: repeated column names {', '.join(repeated)}", field="file")
+    rows: list[dict[str, str]] = []
+    try:
+        for values in reader:
+            if not any(v.strip() for v in values):
+                continue
+            if len(values) > len(header):
+                raise InvalidInput(
+                    f"{name}:{reader.line_num}: {len(values)} values for {len(header)} columns", field="file"
+                )
+            rows.append(dict(zip(header, (v.strip() for v in values), strict=False)))
+    except csv.Error as exc:
+        raise InvalidInput(f"{name}:{reader.line_num}: not valid CSV ({exc})", field="file") from None
+    return Table(name, header, rows)
+
+
+def _parse_iso(value: str) -> datetime:
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _parser(fmt: str):  # type: ignore[no-untyped-def]
+    if fmt == ISO:
+        return _parse_iso
+    return lambda value: datetime.strptime(value, fmt).replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class DateColumn:
+    """Parses one column's dates in the single format the column uses."""
+
+    column: str
+    format: str
+
+    def parse(self, value: str) -> datetime | None:
+        """The moment in UTC (dates without time are midnight UTC); None for an empty or invalid value."""
+        if not value:
+            return None
+        try:
+            return _parser(self.format)(value)  # type: ignore[no-any-return]
+        except ValueError:
+            return None
+
+
+def date_column(table: Table, column: str, *, forced: str | None = None) -> DateColumn:
+    """Find the one date format of ``column``; refuse a column that mixes formats or is ambiguous.
+
+    A value no format can read (such as 2017-02-30) is left to the adapter to report; a value that
+    another format reads is a second format in the same column, and the whole file is refused."""
+    values = [row.get(column, "") for row in table.rows]
+    filled = [(i, v) for i, v in enumerate(values) if v]
+    if forced is not None:
+        return DateColumn(column, forced)
+    if not filled:
+        return DateColumn(column, ISO)
+    scores: list[tuple[int, str]] = []
+    for fmt in (ISO, *DATE_FORMATS):
+        parse = _parser(fmt)
+        ok = 0
+        for _, value in filled:
+            try:
+                parse(value)
+                ok += 1
+            except ValueError:
+                continue
+        scores.append((ok, fmt))
+    best_count = max(count for count, _ in scores)
+    best = [fmt for count, fmt in scores if count == best_count]
+    if best_count == 0:
+        i, value = filled[0]
+        raise InvalidInput(
+            f"{table.name}:{table.line(i)}: column {column!r} holds {value[:30]!r}, not a date in a known format "
+            "(use YYYY-MM-DD, or give --date-format)",
+            field="file",
+        )
+    chosen = best[0]
+    if len(best) > 1 and best_count == len(filled) and chosen != ISO:
+        raise InvalidInput(
+            f"{table.name}: the dates in column {column!r} read both as {best[0]!r} and {best[1]!r} "
+            "(day and month are ambiguous): give --date-format",
+            field="file",
+        )
+    parse = _parser(chosen)
+    for i, value in filled:
+        try:
+            parse(value)
+        except ValueError:
+            other = next((fmt for count, fmt in scores if fmt != chosen and count and _reads(fmt, value)), None)
+            if other is not None:
+                first = next(v for _, v in filled)
+                raise InvalidInput(
+                    f"{table.name}:{table.line(i)}: column {column!r} mixes date formats ({first!r} and {value!r}): "
+                    "export the dates in one format",
+                    field="file",
+                ) from None
+    return DateColumn(column, chosen)
+
+
+def _reads(fmt: str, value: str) -> bool:
+    try:
+        _parser(fmt)(value)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_amount(value: str) -> Decimal | None:
+    """An amount such as ``1054``, ``1,054.50`` or ``$1054``; None when empty or not a number."""
+    cleaned = value.replace(",", "").replace("$", "").replace("€", "").replace("£", "").strip()
+    if not cleaned:
+        return None
+    try:
+        amount = Decimal(cleaned)
+    except InvalidOperation:
+        return None
+    return amount if amount.is_finite() else None
+
+
+def first_of(row: dict[str, str], columns: Sequence[str]) -> str:
+    """The first non-empty value among ``columns``."""
+    return next((row[c] for c in columns if row.get(c)), "")
+
+
+def as_date(moment: datetime | None) -> date | None:
+    """The calendar date of a moment, or None."""
+    return None if moment is None else moment.date()

@@ -1,0 +1,64 @@
+"""Importing another system's export: read, check, turn into events, all in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from dealflow.errors import InvalidInput
+from dealflow.imports.generic import read_event_log
+from dealflow.imports.history import ImportReport, slug
+from dealflow.imports.maven import read_snapshot
+from dealflow.imports.recording import Progress, ensure_accounts, ensure_people, record_histories, resolve_target
+from dealflow.imports.sources import Source
+from dealflow.store.unit_of_work import UnitOfWork
+
+Reader = Callable[..., Source]
+FORMATS: dict[str, tuple[Reader, str]] = {
+    "events": (read_event_log, "event-log CSV: deal_id, stage, timestamp, owner, amount..."),
+    "maven": (read_snapshot, "snapshot tables: sales_pipeline.csv with sales_teams, accounts, products"),
+}
+
+
+def import_file(
+    *,
+    uow: UnitOfWork,
+    path: Path,
+    fmt: str,
+    process_key: str | None = None,
+    prefix: str | None = None,
+    date_format: str | None = None,
+    progress: Callable[[int], Progress] | None = None,
+) -> ImportReport:
+    """Import ``path`` read as ``fmt``; everything is written, or (on an error) nothing."""
+    if fmt not in FORMATS:
+        raise InvalidInput(f"unknown format {fmt!r} (formats: {', '.join(FORMATS)})", field="--format")
+    report = ImportReport(format=fmt, file=path.name)
+    reader, _ = FORMATS[fmt]
+    source = reader(path, report=report, date_format=date_format)
+    key = slug(process_key) if process_key else source.process_key
+    target = resolve_target(
+        uow,
+        source.histories,
+        key=key,
+        name=source.process_name,
+        fields=source.fields,
+        report=report,
+        order=source.stages,
+    )
+    first_role = target.process.stages[0].owner_role
+    people = ensure_people(uow, source.histories, role=first_role, managers=source.managers, report=report)
+    accounts = ensure_accounts(uow, {h.account for h in source.histories if h.account}, report=report)
+    report.deals_seen = len(source.histories)
+    record_histories(
+        uow,
+        source.histories,
+        target=target,
+        prefix=prefix or source.prefix,
+        people=people,
+        accounts=accounts,
+        report=report,
+        progress=progress(len(source.histories)) if progress else None,
+    )
+    uow.commit()
+    return report
