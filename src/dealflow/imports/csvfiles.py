@@ -136,30 +136,43 @@ class DateColumn:
             return None
 
 
+def _reads_all(fmt: str, values: Iterable[str]) -> bool:
+    parse = _parser(fmt)
+    try:
+        for value in values:
+            parse(value)
+    except ValueError:
+        return False
+    return True
+
+
 def date_column(table: Table, column: str, *, forced: str | None = None) -> DateColumn:
     """Find the one date format of ``column``; refuse a column that mixes formats or is ambiguous.
 
-    A value no format can read (such as 2017-02-30) is left to the adapter to report; a value that
-    another format reads is a second format in the same column, and the whole file is refused."""
-    values = [row.get(column, "") for row in table.rows]
-    filled = [(i, v) for i, v in enumerate(values) if v]
+    Formats are first tried on a sample, then the candidates on every value. A value no format
+    reads (such as 2017-02-30) is left to the adapter to report; a value that another format
+    reads is a second format in the same column, and the whole file is refused."""
     if forced is not None:
         return DateColumn(column, forced)
+    filled = [(i, v) for i, row in enumerate(table.rows) if (v := row.get(column, ""))]
     if not filled:
         return DateColumn(column, ISO)
-    scores: list[tuple[int, str]] = []
-    for fmt in (ISO, *DATE_FORMATS):
-        parse = _parser(fmt)
-        ok = 0
-        for _, value in filled:
-            try:
-                parse(value)
-                ok += 1
-            except ValueError:
-                continue
-        scores.append((ok, fmt))
-    best_count = max(count for count, _ in scores)
-    best = [fmt for count, fmt in scores if count == best_count]
+    values = [v for _, v in filled]
+    sample = values[:: max(1, len(values) // 500)][:500]
+    formats = (ISO, *DATE_FORMATS)
+    candidates = [fmt for fmt in formats if _reads_all(fmt, sample)]
+    complete = [fmt for fmt in candidates if _reads_all(fmt, values)]
+    if len(complete) > 1 and ISO not in complete:
+        raise InvalidInput(
+            f"{table.name}: the dates in column {column!r} read both as {complete[0]!r} and {complete[1]!r} "
+            "(day and month are ambiguous): give --date-format",
+            field="file",
+        )
+    if complete:
+        return DateColumn(column, complete[0])
+    # No format reads every value: take the one that reads most of the sample, then explain the rest.
+    counts = [(sum(_reads(fmt, v) for v in sample), fmt) for fmt in formats]
+    best_count, chosen = max(counts, key=lambda pair: pair[0])
     if best_count == 0:
         i, value = filled[0]
         raise InvalidInput(
@@ -167,21 +180,13 @@ def date_column(table: Table, column: str, *, forced: str | None = None) -> Date
             "(use YYYY-MM-DD, or give --date-format)",
             field="file",
         )
-    chosen = best[0]
-    if len(best) > 1 and best_count == len(filled) and chosen != ISO:
-        raise InvalidInput(
-            f"{table.name}: the dates in column {column!r} read both as {best[0]!r} and {best[1]!r} "
-            "(day and month are ambiguous): give --date-format",
-            field="file",
-        )
     parse = _parser(chosen)
     for i, value in filled:
         try:
             parse(value)
         except ValueError:
-            other = next((fmt for count, fmt in scores if fmt != chosen and count and _reads(fmt, value)), None)
-            if other is not None:
-                first = next(v for _, v in filled)
+            if any(_reads(fmt, value) for fmt in formats if fmt != chosen):
+                first = next(v for v in values if _reads(chosen, v))
                 raise InvalidInput(
                     f"{table.name}:{table.line(i)}: column {column!r} mixes date formats ({first!r} and {value!r}): "
                     "export the dates in one format",

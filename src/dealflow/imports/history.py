@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Literal
 
 Outcome = Literal["won", "lost", "disqualified"]
@@ -107,6 +108,7 @@ def person_id(name: str) -> str:
     return slug(name).replace("_", "-")
 
 
+@lru_cache(maxsize=4096)
 def outcome_of(stage_name: str) -> Outcome | None:
     """The outcome a stage name stands for ("Closed Won" -> won), or None for a working stage."""
     return OUTCOME_NAMES.get(slug(stage_name))
