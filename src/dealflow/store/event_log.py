@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select
+from sqlalchemy import Connection, Row, delete, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 from dealflow.domain import events as ev
@@ -68,28 +68,50 @@ def record_deal_events(uow: UnitOfWork, *, deal: Deal | None, found: Sequence[Ev
     return after
 
 
+_INSERT_NUMBERED_EVENTS = insert(t.events)
+
+
+def _allocate_seqs(connection: Connection, count: int) -> list[int]:
+    """``count`` new event numbers, so that many rows go in with one executemany (no RETURNING,
+    which SQLite can only do one row at a time when the order must be kept)."""
+    if connection.dialect.name == "postgresql":
+        query = text("SELECT nextval(pg_get_serial_sequence('events', 'seq')) FROM generate_series(1, :n)")
+        return [int(v) for v in connection.execute(query, {"n": count}).scalars()]
+    # SQLite has one writer at a time; a writer in between makes the insert fail as a Conflict.
+    top = int(connection.execute(select(func.max(t.events.c.seq))).scalar() or 0)
+    return list(range(top + 1, top + count + 1))
+
+
 def record_new_deals(uow: UnitOfWork, histories: Sequence[Sequence[Event]]) -> int:
     """Append the whole event history of many new deals at once (imports); returns events written.
 
     Each item holds one new deal's events, its creation first. Written with one multi-row insert
     per table, so a large import costs a few statements per thousand deals rather than per deal."""
     connection = uow.connection
-    rows = [
-        {"stream": e.stream, "version": i + 1, "type": e.type, "actor": e.actor, "at": e.at, "data": e.data}
-        for found in histories
-        for i, e in enumerate(found)
-    ]
-    if not rows:
+    total = sum(len(found) for found in histories)
+    if not total:
         return 0
     try:
-        seqs = iter(row.seq for row in connection.execute(_INSERT_EVENTS, rows))
+        seqs = iter(_allocate_seqs(connection, total))
+        rows = []
         deals: list[Deal] = []
         visits = []
         side: list[tuple[int, Event]] = []
         for found in histories:
             deal: Deal | None = None
-            for e in found:
+            for version, e in enumerate(found, start=1):
                 seq = next(seqs)
+                rows.append(
+                    {
+                        "seq": seq,
+                        "stream": e.stream,
+                        "version": version,
+                        "type": e.type,
+                        "actor": e.actor,
+                        "at": e.at,
+                        "data": e.data,
+                    }
+                )
                 after = evolve(deal, e)
                 if (visit := visit_row(seq, deal, after, e)) is not None:
                     visits.append(visit)
@@ -98,13 +120,14 @@ def record_new_deals(uow: UnitOfWork, histories: Sequence[Sequence[Event]]) -> i
                 deal = after
             assert deal is not None
             deals.append(deal)
+        connection.execute(_INSERT_NUMBERED_EVENTS, rows)
         insert_deals(connection, deals)
         write_visits(connection, visits)
         for seq, e in side:
             project_side_tables(connection, seq, e)
     except DBAPIError as exc:
         raise translate(exc) from None
-    return len(rows)
+    return total
 
 
 def record_events(uow: UnitOfWork, found: Sequence[Event]) -> None:
