@@ -48,6 +48,9 @@ def import_command(
     date_format: Annotated[
         str | None, typer.Option("--date-format", help="strptime pattern of the dates, e.g. %d/%m/%Y.")
     ] = None,
+    mapping: Annotated[
+        Path | None, typer.Option("--mapping", help="Column-mapping file (YAML) for --format mapping.")
+    ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -59,7 +62,14 @@ def import_command(
             return lambda done: bar.update(task, advance=done)  # type: ignore[attr-defined]
 
         report = import_file(
-            uow=uow, path=file, fmt=fmt, process_key=process, prefix=prefix, date_format=date_format, progress=start
+            uow=uow,
+            path=file,
+            fmt=fmt,
+            process_key=process,
+            prefix=prefix,
+            date_format=date_format,
+            mapping=mapping,
+            progress=start,
         )
     if as_json:
         print_json({**asdict(report), "issue_counts": report.issue_counts()})

@@ -55,6 +55,27 @@ class Table:
                 field="file",
             )
 
+    def require_one_of(self, groups: Iterable[Sequence[str]], *, what: str) -> list[str]:
+        """The column the file has for each group of alternative names (the first it has); refuse the
+        file, naming every group it lacks, when a group has none."""
+        chosen: list[str] = []
+        missing: list[str] = []
+        for names in groups:
+            found = next((n for n in names if n in self.header), None)
+            if found is None:
+                alternatives = f" (or {', '.join(repr(n) for n in names[1:])})" if len(names) > 1 else ""
+                missing.append(f"{names[0]!r}{alternatives}")
+            else:
+                chosen.append(found)
+        if missing:
+            found = ", ".join(self.header[:12]) + (", ..." if len(self.header) > 12 else "")
+            raise InvalidInput(
+                f"{self.name} is not {what}: missing column{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(missing)} (found: {found})",
+                field="file",
+            )
+        return chosen
+
 
 def read_table(path: Path, *, max_bytes: int = MAX_BYTES) -> Table:
     """Read a CSV export (UTF-8, with or without BOM; comma, semicolon or tab separated)."""

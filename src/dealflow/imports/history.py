@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
+from statistics import median
 from typing import Literal
 
 Outcome = Literal["won", "lost", "disqualified"]
@@ -112,3 +113,12 @@ def person_id(name: str) -> str:
 def outcome_of(stage_name: str) -> Outcome | None:
     """The outcome a stage name stands for ("Closed Won" -> won), or None for a working stage."""
     return OUTCOME_NAMES.get(slug(stage_name))
+
+
+def stages_by_probability(probabilities: dict[str, list[float]], fallback: list[str]) -> list[str]:
+    """The working stages in ``fallback`` order re-sorted by the median win probability the source gave
+    each (CRMs raise it along the pipeline); ties keep ``fallback`` order. Unchanged unless every stage
+    has a probability."""
+    if not fallback or any(not probabilities.get(stage) for stage in fallback):
+        return fallback
+    return sorted(fallback, key=lambda stage: (median(probabilities[stage]), fallback.index(stage)))

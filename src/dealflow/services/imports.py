@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 
 from dealflow.errors import InvalidInput
 from dealflow.imports.generic import read_event_log
 from dealflow.imports.history import ImportReport, slug
+from dealflow.imports.hubspot import read_hubspot
+from dealflow.imports.mapping import read_mapped
 from dealflow.imports.maven import read_snapshot
+from dealflow.imports.pipedrive import read_pipedrive
 from dealflow.imports.recording import Progress, ensure_accounts, ensure_people, record_histories, resolve_target
+from dealflow.imports.salesforce import read_salesforce
 from dealflow.imports.sources import Source
 from dealflow.store.unit_of_work import UnitOfWork
 
@@ -17,6 +22,10 @@ Reader = Callable[..., Source]
 FORMATS: dict[str, tuple[Reader, str]] = {
     "events": (read_event_log, "event-log CSV: deal_id, stage, timestamp, owner, amount..."),
     "maven": (read_snapshot, "snapshot tables: sales_pipeline.csv with sales_teams, accounts, products"),
+    "hubspot": (read_hubspot, 'HubSpot deals export with Date entered "<stage> (<pipeline>)" columns'),
+    "salesforce": (read_salesforce, "Salesforce Opportunity History report"),
+    "pipedrive": (read_pipedrive, "Pipedrive deals export (current stage and status of each deal)"),
+    "mapping": (read_mapped, "any CSV described by a column-mapping file given with --mapping FILE.yaml"),
 }
 
 
@@ -28,6 +37,7 @@ def import_file(
     process_key: str | None = None,
     prefix: str | None = None,
     date_format: str | None = None,
+    mapping: Path | None = None,
     progress: Callable[[int], Progress] | None = None,
 ) -> ImportReport:
     """Import ``path`` read as ``fmt``; everything is written, or (on an error) nothing."""
@@ -35,7 +45,12 @@ def import_file(
         raise InvalidInput(f"unknown format {fmt!r} (formats: {', '.join(FORMATS)})", field="--format")
     report = ImportReport(format=fmt, file=path.name)
     reader, _ = FORMATS[fmt]
-    source = reader(path, report=report, date_format=date_format)
+    extra = {}
+    if mapping is not None:
+        if "mapping" not in inspect.signature(reader).parameters:
+            raise InvalidInput(f"--mapping is for --format mapping, not {fmt}", field="--mapping")
+        extra["mapping"] = mapping
+    source = reader(path, report=report, date_format=date_format, **extra)
     key = slug(process_key) if process_key else source.process_key
     target = resolve_target(
         uow,
