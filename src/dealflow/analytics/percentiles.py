@@ -1,0 +1,77 @@
+"""Percentiles and elapsed times computed in the database, the same way on SQLite and PostgreSQL.
+
+Only a handful of numbers per group leave the database, so a metric over millions of stage
+stays costs one grouped pass, never a transfer of every duration into Python:
+
+- PostgreSQL: the ordered-set aggregate ``percentile_cont(q) WITHIN GROUP (ORDER BY x)``.
+- Other backends (SQLite): ``row_number()`` and ``count()`` window functions partitioned by the
+  group; only the one or two rows on either side of rank ``(n - 1) * q`` are fetched and
+  interpolated in Python.
+
+Both give the linear-interpolation percentile (PostgreSQL's ``percentile_cont``, NumPy's default
+``method="linear"``, type 7 of Hyndman and Fan): over the sorted values ``x[0..n-1]`` and
+``h = (n - 1) * q``, ``x[floor(h)] + (h - floor(h)) * (x[ceil(h)] - x[floor(h)])``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Float, Select, and_, cast, extract, func, or_, select
+
+Group = tuple[Any, Any]
+
+
+def percentiles(connection: Connection, rows: Select[Any], quantiles: Sequence[float]) -> dict[Group, list[float]]:
+    """The ``quantiles`` (0..1) of column ``x`` of ``rows`` for each group of its columns ``k`` and ``g``."""
+    if connection.dialect.name == "postgresql":
+        return _ordered_set(connection, rows, quantiles)
+    return _ranked(connection, rows, quantiles)
+
+
+def _ordered_set(connection: Connection, rows: Select[Any], quantiles: Sequence[float]) -> dict[Group, list[float]]:
+    source = rows.subquery()
+    found = [func.percentile_cont(q).within_group(source.c.x) for q in quantiles]
+    query = select(source.c.k, source.c.g, *found).group_by(source.c.k, source.c.g)
+    return {(r[0], r[1]): [float(v) for v in r[2:]] for r in connection.execute(query)}
+
+
+def _ranked(connection: Connection, rows: Select[Any], quantiles: Sequence[float]) -> dict[Group, list[float]]:
+    source = rows.subquery()
+    groups = [source.c.k, source.c.g]
+    ranked = select(
+        source.c.k,
+        source.c.g,
+        source.c.x,
+        func.row_number().over(partition_by=groups, order_by=source.c.x).label("rn"),
+        func.count().over(partition_by=groups).label("n"),
+    ).subquery()
+    # The ranks (0-based) floor(h) and ceil(h) are the only ones strictly within 1 of h.
+    near = [
+        and_(ranked.c.rn - 1 > (ranked.c.n - 1) * q - 1, ranked.c.rn - 1 < (ranked.c.n - 1) * q + 1) for q in quantiles
+    ]
+    query = select(ranked.c.k, ranked.c.g, ranked.c.rn, ranked.c.n, ranked.c.x).where(or_(*near))
+    values: dict[Group, dict[int, float]] = defaultdict(dict)
+    sizes: dict[Group, int] = {}
+    for k, g, rank, size, x in connection.execute(query):
+        values[(k, g)][rank - 1] = float(x)
+        sizes[(k, g)] = size
+    return {group: [_interpolate(values[group], sizes[group], q) for q in quantiles] for group in values}
+
+
+def _interpolate(at: dict[int, float], size: int, q: float) -> float:
+    h = (size - 1) * q
+    low, high = math.floor(h), math.ceil(h)
+    return at[low] + (h - low) * (at[high] - at[low])
+
+
+def elapsed_seconds(connection: Connection, start: ColumnElement[Any], end: ColumnElement[Any]) -> ColumnElement[float]:
+    """Seconds from ``start`` to ``end`` (timestamp columns) as a float SQL expression.
+
+    SQLite keeps times as text and its date functions resolve milliseconds."""
+    if connection.dialect.name == "postgresql":
+        return cast(extract("epoch", end - start), Float)
+    return cast((func.julianday(end) - func.julianday(start)) * 86400.0, Float)

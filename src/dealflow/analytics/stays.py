@@ -1,0 +1,177 @@
+"""What the finished stage stays say: time in stage, service-level breaches, and how deals moved
+(skips, backward moves, handoffs sent back, overrides), read in one grouped pass over
+``stage_visits`` plus one for the percentiles of time in stage.
+
+A stay counts in the period when it *ended* in it (``left_at``). The stay a deal is in now is not
+finished and never counts in time in stage; it counts only in "open deals past the SLA".
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import ColumnElement, Connection, case, false, func, or_, select
+
+from dealflow.analytics.percentiles import percentiles
+from dealflow.analytics.scope import Rows, Scope
+from dealflow.store import tables as t
+
+DAY = 86_400.0
+MOVES = ("forward", "skip", "backward", "returned")
+_TALLIES = ("forward", "skip", "backward", "returned", "won", "lost", "disqualified")
+
+
+class StageTime(BaseModel):
+    """Time spent in one stage over its finished stays, and the stays that broke its SLA."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stage: str
+    name: str
+    stays: int = 0
+    median_days: float | None = None
+    p80_days: float | None = None
+    sla_days: float | None = None
+    sla_breaches: int = 0
+    open_past_sla: int = 0
+
+
+class Moves(BaseModel):
+    """How finished stays ended: moves between stages (and of what kind) and closes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    moves: int = 0
+    forward: int = 0
+    skips: int = 0
+    backward: int = 0
+    returned: int = 0
+    overrides: int = 0
+    skip_share: float | None = None
+    backward_share: float | None = None
+    override_share: float | None = None
+
+
+class StageFigures(BaseModel):
+    """Everything read off the stays of one slice."""
+
+    model_config = ConfigDict(frozen=True)
+
+    time_in_stage: list[StageTime]
+    sla_breaches: int = 0
+    open_past_sla: int = 0
+    moves: Moves = Moves()
+
+
+def _sla_seconds(scope: Scope) -> dict[str, float]:
+    return {s.key: s.sla.total_seconds() for s in scope.process.stages if s.sla is not None}
+
+
+def measure_stays(connection: Connection, scope: Scope) -> dict[Any, StageFigures]:
+    """Time in stage, SLA breaches and moves of each slice."""
+    v = t.stage_visits
+    source, conditions, key = scope.frame(v, Rows(owner=v.c.owner, stage=v.c.stage, deal_id=v.c.deal_id))
+    limits = _sla_seconds(scope)
+    limit = case(limits, value=v.c.stage, else_=None) if limits else None
+    breached = v.c.seconds > limit if limit is not None else false()
+    tallies = [func.sum(case((v.c.exit == name, 1), else_=0)) for name in _TALLIES]
+    query = (
+        select(
+            key.label("k"),
+            v.c.stage,
+            func.count(),
+            func.sum(case((breached, 1), else_=0)),
+            func.sum(case((v.c.overridden, 1), else_=0)),
+            *tallies,
+        )
+        .select_from(source)
+        .where(v.c.process == scope.process.key, scope.within(v.c.left_at), *conditions)
+        .group_by(*scope.groups(key), v.c.stage)
+    )
+    rows = (
+        select(key.label("k"), v.c.stage.label("g"), v.c.seconds.label("x"))
+        .select_from(source)
+        .where(v.c.process == scope.process.key, scope.within(v.c.left_at), *conditions)
+    )
+    spread = percentiles(connection, rows, (0.5, 0.8))
+    stays: dict[Any, dict[str, tuple[int, ...]]] = {}
+    for k, stage, *counts in connection.execute(query):
+        stays.setdefault(k, {})[stage] = tuple(int(c or 0) for c in counts)
+    late = _open_past_sla(connection, scope)
+    keys = set(stays) | set(late)
+    return {k: _figures(scope, stays.get(k, {}), spread, late.get(k, {}), k) for k in keys}
+
+
+def no_stays(scope: Scope) -> StageFigures:
+    """The figures of a slice with no stays at all."""
+    return _figures(scope, {}, {}, {}, None)
+
+
+def _open_past_sla(connection: Connection, scope: Scope) -> dict[Any, dict[str, int]]:
+    """Open deals now in a stage for longer than its SLA, by slice and stage."""
+    d = t.deals
+    limits = _sla_seconds(scope)
+    if not limits:
+        return {}
+    source, conditions, key = scope.frame(d, Rows(owner=d.c.owner, stage=d.c.stage, deal=d))
+    past: list[ColumnElement[bool]] = [
+        (d.c.stage == stage) & (d.c.stage_entered_at < scope.now - timedelta(seconds=seconds))
+        for stage, seconds in limits.items()
+    ]
+    query = (
+        select(key.label("k"), d.c.stage, func.count())
+        .select_from(source)
+        .where(d.c.process == scope.process.key, d.c.status == "open", or_(*past), *conditions)
+        .group_by(*scope.groups(key), d.c.stage)
+    )
+    found: dict[Any, dict[str, int]] = {}
+    for k, stage, count in connection.execute(query):
+        found.setdefault(k, {})[stage] = int(count)
+    return found
+
+
+def _figures(
+    scope: Scope,
+    stays: dict[str, tuple[int, ...]],
+    spread: dict[tuple[Any, Any], list[float]],
+    late: dict[str, int],
+    k: Any,
+) -> StageFigures:
+    limits = _sla_seconds(scope)
+    times = []
+    for stage in scope.process.stages:
+        count, breaches, *_ = stays.get(stage.key, (0, 0))
+        median, p80 = spread.get((k, stage.key), (None, None))
+        times.append(
+            StageTime(
+                stage=stage.key,
+                name=stage.name,
+                stays=count,
+                median_days=None if median is None else median / DAY,
+                p80_days=None if p80 is None else p80 / DAY,
+                sla_days=limits[stage.key] / DAY if stage.key in limits else None,
+                sla_breaches=breaches,
+                open_past_sla=late.get(stage.key, 0),
+            )
+        )
+    total = [sum(c) for c in zip(*stays.values(), strict=True)] if stays else [0] * (3 + len(_TALLIES))
+    tally = dict(zip(_TALLIES, total[3:], strict=True))
+    moves = sum(tally[name] for name in MOVES)
+    return StageFigures(
+        time_in_stage=times,
+        sla_breaches=sum(s.sla_breaches for s in times),
+        open_past_sla=sum(s.open_past_sla for s in times),
+        moves=Moves(
+            moves=moves,
+            forward=tally["forward"],
+            skips=tally["skip"],
+            backward=tally["backward"],
+            returned=tally["returned"],
+            overrides=total[2],
+            skip_share=tally["skip"] / moves if moves else None,
+            backward_share=tally["backward"] / moves if moves else None,
+            override_share=total[2] / moves if moves else None,
+        ),
+    )
