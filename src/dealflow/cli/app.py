@@ -8,7 +8,7 @@ import sys
 import typer
 from rich.console import Console
 
-from dealflow.cli import deals, events, handoffs, imports, leads, processes, workspace
+from dealflow.cli import deals, events, forecast, handoffs, imports, inspect, leads, metrics, processes, workspace
 from dealflow.errors import (
     Conflict,
     DealflowError,
@@ -29,6 +29,8 @@ app = typer.Typer(
 )
 workspace.register(app)
 imports.register(app)
+metrics.register(app)
+inspect.register(app)
 app.add_typer(processes.app, name="process")
 app.add_typer(leads.app, name="lead")
 app.add_typer(deals.app, name="deal")
@@ -36,6 +38,7 @@ app.add_typer(deals.activity_app, name="activity")
 app.add_typer(deals.next_step_app, name="next-step")
 app.add_typer(handoffs.app, name="handoff")
 app.add_typer(events.app, name="events")
+app.add_typer(forecast.app, name="forecast")
 
 # Exit codes, one per kind of error (documented in the README).
 EXIT_CODES: tuple[tuple[type[DealflowError], int], ...] = (

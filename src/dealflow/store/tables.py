@@ -235,6 +235,43 @@ leads = Table(
     Column("deal_id", String(64)),
 )
 
+# Forecast snapshots are records of what was forecast at the time, not projections of events:
+# `dealflow rebuild` leaves them alone, and nothing recomputes them from today's data.
+forecast_snapshots = Table(
+    "forecast_snapshots",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("taken_at", Timestamp, nullable=False),
+    Column("period", String(16), nullable=False, index=True),
+    Column("period_start", Timestamp, nullable=False),
+    Column("period_end", Timestamp, nullable=False),
+    Column("process", String(64)),
+    Column("method", String(16), nullable=False),  # history or naive
+    Column("trials", Integer, nullable=False),
+    Column("seed", BigInteger, nullable=False),
+    Column("won_to_date", Numeric(18, 2), nullable=False),
+    Column("expected", Numeric(18, 2), nullable=False),
+    Column("p10", Numeric(18, 2), nullable=False),
+    Column("p50", Numeric(18, 2), nullable=False),
+    Column("p90", Numeric(18, 2), nullable=False),
+    Column("commit", Numeric(18, 2)),
+    Column("best_case", Numeric(18, 2)),
+    Column("deals", Integer, nullable=False),
+)
+
+forecast_snapshot_deals = Table(
+    "forecast_snapshot_deals",
+    metadata,
+    Column("snapshot_id", BigInteger, ForeignKey("forecast_snapshots.id"), primary_key=True, autoincrement=False),
+    Column("deal_id", String(64), primary_key=True),  # no foreign key: `rebuild` empties deals
+    Column("stage", String(130), nullable=False),
+    Column("owner", String(64), nullable=False),
+    Column("probability", Float, nullable=False),
+    Column("amount", Numeric(18, 2)),
+    Column("forecast_category", String(16)),
+    Column("rep_probability", Float),
+)
+
 PROJECTIONS = (
     processes,
     users,

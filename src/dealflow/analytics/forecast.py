@@ -1,0 +1,224 @@
+"""The win probability of each open deal, learnt from the team's own history (pure numpy).
+
+The question asked of every deal open at the as-of moment T is: *will it be won after T and
+before the period ends?* The answer is read off past deals that were in the same stage at a
+similar age in that stage, with nothing that happened after T (no leakage).
+
+The estimator, per stage ``s`` and window ``[h0, h1)`` (seconds after T; ``h1`` = period end - T,
+``h0`` = period start - T when the period has not begun, else 0):
+
+1. **Age buckets.** The ages reached in ``s`` by the stays that began before T (the whole stay
+   when it ended before T, else its age at T, which includes the deals being forecast) are cut at
+   their 25th, 50th, 75th and 90th percentiles: a deal aged ``a`` in ``s`` falls in the bucket
+   whose lower edge ``l`` is the largest edge <= ``a``. With fewer than ``MIN_STAYS_FOR_BUCKETS``
+   stays the stage has one bucket.
+2. **Landmark samples.** Every past stay in ``s`` that had reached age ``l`` before T, while the
+   deal was still in ``s``, is one sample, observed from the landmark ``m = entered + l``: a win
+   at ``closed - m``, another ending (lost, disqualified) at ``closed - m``, or, when the deal was
+   still open at T, censored at ``T - m``. Closings after T are never seen.
+3. **Cumulative incidence.** The share of samples won within ``[h0, h1)`` is the Aalen-Johansen
+   estimate of the cumulative incidence of a win (a loss being the competing ending): the
+   Kaplan-Meier probability of still being open just before each ending, times the share of the
+   deals at risk then that were won. When every sample is observed through ``h1`` this is exactly
+   the plain share of samples won within the window; censoring only matters for young history.
+4. **Shrinkage.** A bucket with ``n`` samples observed through the window (or ended before it
+   closed) is pulled towards a parent with ``PRIOR_WEIGHT`` pseudo-samples:
+   ``p = (n * observed + k * parent) / (n + k)``. The first bucket's parent is the stage's rate
+   (the landmark at age 0, the same samples), each later bucket's is the bucket before it, so a
+   thin bucket of old deals falls back on the nearest younger age rather than on the rate of
+   fresh deals; a stage is pulled the same way towards the rate of all stages together. A bucket
+   or stage without samples takes its parent; an age edge no stay had reached before T is dropped.
+
+The naive method, shown beside it, is the stage-probability table a CRM would hold: per stage,
+the share of the deals that were ever in it and had closed by T that were won, whatever their
+age and whatever the length of the period.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+Floats = NDArray[np.float64]
+Ints = NDArray[np.int64]
+Bools = NDArray[np.bool_]
+
+MIN_STAYS_FOR_BUCKETS = 40
+PRIOR_WEIGHT = 10.0
+QUANTILES = (0.25, 0.5, 0.75, 0.9)
+CENSORED, WON, ENDED = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class History:
+    """Every stay of every deal in a sales stage, as arrays; times are seconds since the epoch.
+
+    Per deal (index ``d``): ``closed[d]`` (inf while open), ``won[d]``, ``amount[d]`` (0 when none).
+    Per stay (index ``i``): its deal, stage code, owner code, ``entered[i]`` and ``left[i]`` (inf for
+    the current stay of an open deal). Stays after a win (post-sale) are not included."""
+
+    stages: tuple[str, ...]
+    owners: tuple[str, ...]
+    deal_ids: tuple[str, ...]
+    titles: tuple[str, ...]
+    closed: Floats
+    won: Bools
+    amount: Floats
+    has_amount: Bools
+    stay_deal: Ints
+    stay_stage: Ints
+    stay_owner: Ints
+    entered: Floats
+    left: Floats
+
+    def closed_before(self, at: float) -> bool:
+        """Whether any deal had closed (won or not) by ``at``."""
+        return bool(np.any(self.closed <= at))
+
+
+@dataclass(frozen=True)
+class Window:
+    """The part of the future a probability is about: ``[start, end)`` seconds after the as-of moment."""
+
+    start: float
+    end: float
+
+
+def window_for(at: float, period_start: float, period_end: float) -> Window:
+    """The window from ``at`` to the period's end, starting no earlier than the period does."""
+    return Window(start=max(period_start - at, 0.0), end=period_end - at)
+
+
+def open_stays(history: History, at: float) -> Ints:
+    """The stay that holds each deal open at ``at`` (one per open deal)."""
+    closed = history.closed[history.stay_deal]
+    held = (history.entered <= at) & (at < history.left) & (at < closed)
+    return np.flatnonzero(held).astype(np.int64)
+
+
+def won_amount(history: History, start: float, end: float, *, deals: Ints | None = None) -> float:
+    """The amount of the deals (all, or those given) won in ``[start, end)``."""
+    chosen = np.arange(len(history.won)) if deals is None else deals
+    hit = history.won[chosen] & (history.closed[chosen] >= start) & (history.closed[chosen] < end)
+    return float(history.amount[chosen][hit].sum())
+
+
+def landmark(history: History, at: float, stays: Ints, age: float) -> tuple[Floats, Ints]:
+    """Time from each stay's landmark (``entered + age``) to its deal's ending, and its kind.
+
+    Only stays still in their stage at that age, reached before ``at``, are samples; endings
+    after ``at`` are not known yet, so those samples are censored at ``at``."""
+    marks = history.entered[stays] + age
+    kept = (marks < at) & (marks < history.left[stays])
+    marks = marks[kept]
+    deals = history.stay_deal[stays][kept]
+    closed = history.closed[deals]
+    known = closed <= at
+    times = np.where(known, closed, at) - marks
+    kinds = np.where(known, np.where(history.won[deals], WON, ENDED), CENSORED).astype(np.int64)
+    return times, kinds
+
+
+def win_incidence(times: Floats, kinds: Ints, window: Window) -> tuple[float, int]:
+    """Aalen-Johansen probability of a win within the window, and the samples that inform it.
+
+    A sample informs it when it ended before the window closed or was observed past its end."""
+    if times.size == 0:
+        return float("nan"), 0
+    informed = int(np.count_nonzero(((kinds != CENSORED) & (times < window.end)) | (times >= window.end)))
+    moments, slot = np.unique(times, return_inverse=True)
+    wins = np.bincount(slot, weights=(kinds == WON).astype(float), minlength=moments.size)
+    endings = np.bincount(slot, weights=(kinds != CENSORED).astype(float), minlength=moments.size)
+    leaving = np.bincount(slot, minlength=moments.size).astype(float)
+    at_risk = times.size - np.concatenate(([0.0], np.cumsum(leaving)[:-1]))
+    still_open = np.concatenate(([1.0], np.cumprod(1.0 - endings / at_risk)[:-1]))
+    increments = still_open * wins / at_risk
+    before_end = increments[moments < window.end].sum()
+    before_start = increments[moments < window.start].sum()
+    return float(before_end - before_start), informed
+
+
+def shrink(observed: float, samples: int, parent: float, weight: float = PRIOR_WEIGHT) -> float:
+    """``observed`` from ``samples`` pulled towards ``parent`` with ``weight`` pseudo-samples."""
+    if samples == 0 or np.isnan(observed):
+        return parent
+    return (samples * observed + weight * parent) / (samples + weight)
+
+
+def age_edges(durations: Floats, *, minimum: int = MIN_STAYS_FOR_BUCKETS) -> Floats:
+    """Lower edges of the age buckets: 0 and the ``QUANTILES`` of the ages the stays reached."""
+    if durations.size < minimum:
+        return np.zeros(1)
+    cuts = np.quantile(durations, QUANTILES)
+    return np.unique(np.concatenate(([0.0], cuts[cuts > 0])))
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One age bucket of one stage: its lower edge, samples, observed and shrunk probability."""
+
+    stage: int
+    age: float
+    samples: int
+    observed: float
+    probability: float
+
+
+@dataclass(frozen=True)
+class WinModel:
+    """Win probabilities by stage and age bucket for one as-of moment and window."""
+
+    window: Window
+    pooled: float
+    stage_rates: Floats
+    buckets: tuple[Bucket, ...]
+
+    def probability(self, stage: Ints, age: Floats) -> Floats:
+        """The probability for deals in ``stage`` aged ``age`` seconds in it."""
+        found = np.empty(stage.shape, dtype=float)
+        for code in np.unique(stage):
+            chosen = stage == code
+            rows = [b for b in self.buckets if b.stage == code]
+            edges = np.array([b.age for b in rows])
+            values = np.array([b.probability for b in rows])
+            found[chosen] = values[np.searchsorted(edges, age[chosen], side="right") - 1]
+        return found
+
+
+def fit(history: History, at: float, window: Window, *, weight: float = PRIOR_WEIGHT) -> WinModel:
+    """The win model as of ``at``: every stage's age buckets, from history known at ``at`` only."""
+    began = np.flatnonzero(history.entered < at).astype(np.int64)
+    raw, informed = win_incidence(*landmark(history, at, began, 0.0), window)
+    pooled = 0.0 if informed == 0 else raw
+    rates = np.full(len(history.stages), pooled)
+    buckets: list[Bucket] = []
+    for code in range(len(history.stages)):
+        stays = began[history.stay_stage[began] == code]
+        observed, samples = win_incidence(*landmark(history, at, stays, 0.0), window)
+        rates[code] = shrink(observed, samples, pooled, weight)
+        reached = np.minimum(history.left[stays], at) - history.entered[stays]
+        parent = float(rates[code])
+        buckets.append(Bucket(code, 0.0, samples, observed, parent))  # the landmark at age 0: the stage itself
+        for edge in age_edges(reached)[1:]:
+            times, kinds = landmark(history, at, stays, float(edge))
+            if times.size == 0:
+                break
+            observed, samples = win_incidence(times, kinds, window)
+            parent = shrink(observed, samples, parent, weight)
+            buckets.append(Bucket(code, float(edge), samples, observed, parent))
+    return WinModel(window=window, pooled=pooled, stage_rates=rates, buckets=tuple(buckets))
+
+
+def naive_rates(history: History, at: float) -> Floats:
+    """Per stage, the share won of the deals ever in it that had closed by ``at`` (all stages' share
+    when a stage has none)."""
+    began = history.entered < at
+    closed = history.closed[history.stay_deal] <= at
+    pairs = np.unique(np.stack([history.stay_stage[began & closed], history.stay_deal[began & closed]]), axis=1)
+    ended = history.closed <= at
+    pooled = float(history.won[ended].mean()) if ended.any() else 0.0
+    totals = np.bincount(pairs[0], minlength=len(history.stages))
+    wins = np.bincount(pairs[0], weights=history.won[pairs[1]].astype(float), minlength=len(history.stages))
+    return np.where(totals > 0, wins / np.maximum(totals, 1), pooled)

@@ -1,0 +1,257 @@
+"""The forecast's maths on hand-made arrays: win probabilities from history, the Monte Carlo, scores."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from dealflow.analytics.forecast import (
+    CENSORED,
+    ENDED,
+    WON,
+    History,
+    Window,
+    WinModel,
+    age_edges,
+    fit,
+    landmark,
+    naive_rates,
+    open_stays,
+    win_incidence,
+    window_for,
+)
+from dealflow.analytics.forecast_scoring import brier, by_group, calibration
+from dealflow.analytics.forecast_simulation import simulate
+
+DAY = 86_400.0
+INF = math.inf
+
+
+def make_history(deals: list[tuple[float, bool]], stays: list[tuple[int, int, float, float]]) -> History:
+    """A history from (closed day, won) per deal and (deal, stage, entered day, left day) per stay."""
+    return History(
+        stages=("a", "b"),
+        owners=("ben",),
+        deal_ids=tuple(f"D-{i}" for i in range(len(deals))),
+        titles=tuple(f"Deal {i}" for i in range(len(deals))),
+        closed=np.array([c * DAY for c, _ in deals]),
+        won=np.array([w for _, w in deals]),
+        amount=np.full(len(deals), 1000.0),
+        has_amount=np.ones(len(deals), dtype=bool),
+        stay_deal=np.array([s[0] for s in stays], dtype=np.int64),
+        stay_stage=np.array([s[1] for s in stays], dtype=np.int64),
+        stay_owner=np.zeros(len(stays), dtype=np.int64),
+        entered=np.array([s[2] * DAY for s in stays]),
+        left=np.array([s[3] * DAY for s in stays]),
+    )
+
+
+A, B = 0, 1
+# Eight deals; the as-of moment is day 100 and the period runs to day 130.
+TINY = make_history(
+    deals=[(20, True), (50, False), (90, True), (40, False), (INF, False), (INF, False), (INF, False), (110, True)],
+    stays=[
+        (0, A, 0, 10), (0, B, 10, 20),  # won at 20
+        (1, A, 5, 50),  # lost at 50
+        (2, A, 20, 25), (2, B, 25, 90),  # won at 90
+        (3, A, 30, 40),  # lost at 40
+        (4, A, 60, INF),  # open, 40 days in a at day 100
+        (5, A, 50, 70), (5, B, 70, INF),  # open, 30 days in b
+        (6, A, 85, INF),  # open, 15 days in a
+        (7, A, 40, 60), (7, B, 60, 110),  # open at day 100; won at 110, after the as-of moment
+    ],
+)  # fmt: skip
+AT = 100 * DAY
+MONTH = Window(0.0, 30 * DAY)
+
+
+def test_the_window_runs_from_the_as_of_moment_or_the_later_period_start_to_the_period_end() -> None:
+    assert window_for(100 * DAY, 100 * DAY, 130 * DAY) == Window(0.0, 30 * DAY)
+    assert window_for(90 * DAY, 100 * DAY, 130 * DAY) == Window(10 * DAY, 40 * DAY)
+    assert window_for(110 * DAY, 100 * DAY, 130 * DAY) == Window(0.0, 20 * DAY)
+
+
+def test_without_censoring_the_incidence_is_the_plain_share_won_within_the_window() -> None:
+    times = np.array([1, 2, 5, 8, 12]) * DAY
+    kinds = np.array([WON, ENDED, WON, WON, ENDED])
+    assert win_incidence(times, kinds, Window(0, 6 * DAY)) == (pytest.approx(2 / 5), 5)
+    assert win_incidence(times, kinds, Window(3 * DAY, 10 * DAY)) == (pytest.approx(2 / 5), 5)
+    assert win_incidence(times, kinds, Window(0, 1 * DAY)) == (0.0, 5)  # a win at exactly the end is outside
+
+
+def test_censored_samples_leave_the_risk_set_as_in_kaplan_meier() -> None:
+    times = np.array([1, 2, 3, 4, 6]) * DAY
+    kinds = np.array([WON, CENSORED, WON, ENDED, CENSORED])
+    # Day 1: 5 at risk, one won. Day 2: one leaves unseen. Day 3: 3 at risk, still open with
+    # probability 4/5, one won. The sample censored at day 2 says nothing about a 5-day window.
+    expected = 1 / 5 + (4 / 5) * (1 / 3)
+    assert win_incidence(times, kinds, Window(0, 5 * DAY)) == (pytest.approx(expected), 4)
+
+
+def test_landmark_samples_are_the_stays_still_in_the_stage_at_that_age_and_never_see_past_the_as_of() -> None:
+    stays_in_b = np.flatnonzero(TINY.stay_stage == B)
+    times, kinds = landmark(TINY, AT, stays_in_b, 0.0)
+    # b stays: D-0 won 10 days in, D-2 won 65 days in, D-5 open (censored at 30), D-7 won after day 100
+    assert sorted(zip((times / DAY).tolist(), kinds.tolist(), strict=True)) == [
+        (10.0, WON), (30.0, CENSORED), (40.0, CENSORED), (65.0, WON),
+    ]  # fmt: skip
+    times, kinds = landmark(TINY, AT, stays_in_b, 20 * DAY)
+    # at age 20 only the stays that lasted longer remain: D-2 (won 45 days later), D-5 and D-7
+    assert sorted((times / DAY).tolist()) == [10.0, 20.0, 45.0]
+
+
+def test_probabilities_equal_a_hand_calculation_on_a_tiny_history() -> None:
+    # Stage a from entry, 8 samples: ended day 10 (D-3), censored at 15 (D-6), won at 20 (D-0);
+    # the rest ran past 30 days. Kaplan-Meier: open with probability 7/8 at day 20, 6 at risk.
+    a = 7 / 8 * 1 / 6
+    # Stage b from entry: D-0 won at 10 of 4 samples; every other one observed past 30 days.
+    b = 1 / 4
+    # All 12 stays: at day 10 one won and one ended of 12; D-6 censored at 15; at day 20 one won of 9.
+    pooled = 1 / 12 + (10 / 12) * (1 / 9)
+    model = fit(TINY, AT, MONTH, weight=0)
+    assert model.pooled == pytest.approx(pooled)
+    assert model.stage_rates.tolist() == pytest.approx([a, b])
+    shrunk = fit(TINY, AT, MONTH, weight=10)
+    informed_a, informed_b = 7, 4  # D-6's stay, censored at 15 days, tells nothing of a 30-day window
+    expected_a = (informed_a * a + 10 * pooled) / (informed_a + 10)
+    expected_b = (informed_b * b + 10 * pooled) / (informed_b + 10)
+    assert shrunk.stage_rates.tolist() == pytest.approx([expected_a, expected_b])
+    stays = open_stays(TINY, AT)
+    assert [TINY.deal_ids[d] for d in TINY.stay_deal[stays]] == ["D-4", "D-5", "D-6", "D-7"]
+    ages = AT - TINY.entered[stays]
+    probabilities = shrunk.probability(TINY.stay_stage[stays], ages)
+    assert probabilities.tolist() == pytest.approx([expected_a, expected_b, expected_a, expected_b])
+
+
+def table(model: WinModel) -> list[tuple[int, float, int, float]]:
+    return [(b.stage, b.age, b.samples, b.probability) for b in model.buckets]
+
+
+def test_nothing_after_the_as_of_moment_changes_the_probabilities() -> None:
+    later = make_history(
+        deals=[(20, True), (50, False), (90, True), (40, False), (101, False), (INF, False), (140, True), (105, False)],
+        stays=[
+            (0, A, 0, 10), (0, B, 10, 20), (1, A, 5, 50), (2, A, 20, 25), (2, B, 25, 90), (3, A, 30, 40),
+            (4, A, 60, 101), (5, A, 50, 70), (5, B, 70, INF), (6, A, 85, 120), (6, B, 120, 140),
+            (7, A, 40, 60), (7, B, 60, 105),
+        ],
+    )  # fmt: skip
+    assert table(fit(later, AT, MONTH)) == table(fit(TINY, AT, MONTH))
+    assert naive_rates(later, AT).tolist() == naive_rates(TINY, AT).tolist()
+    assert table(fit(later, 130 * DAY, MONTH)) != table(fit(TINY, 130 * DAY, MONTH))
+
+
+def test_the_naive_rate_is_the_share_won_of_the_deals_that_were_in_the_stage_and_closed() -> None:
+    # a: D-0 and D-2 won, D-1 and D-3 lost (D-7 closed after day 100); b: D-0 and D-2, both won.
+    assert naive_rates(TINY, AT).tolist() == [2 / 4, 2 / 2]
+    # A stage none of whose deals has closed takes the share won of all closed deals.
+    young = make_history([(10, True), (20, False), (30, False), (INF, False)], [
+        (0, A, 0, 10), (1, A, 0, 20), (2, A, 0, 30), (3, A, 5, 25), (3, B, 25, INF),
+    ])  # fmt: skip
+    assert naive_rates(young, 40 * DAY).tolist() == [1 / 3, 1 / 3]
+
+
+def test_age_buckets_fall_back_on_the_younger_bucket_when_old_deals_are_few() -> None:
+    # 25 stays won after one day, 25 lost after 100 days; all long finished by day 1000.
+    deals = [(i * 10 + 1, True) for i in range(25)] + [(i * 10 + 100, False) for i in range(25)]
+    stays = [(i, A, i * 10, i * 10 + 1) for i in range(25)] + [(25 + i, A, i * 10, i * 10 + 100) for i in range(25)]
+    model = fit(make_history(deals, stays), 1000 * DAY, MONTH, weight=10)
+    durations = np.array([1.0] * 25 + [100.0] * 25)
+    buckets = [b for b in model.buckets if b.stage == A]
+    assert [b.age / DAY for b in buckets] == age_edges(durations).tolist()[:3]  # 100 days: no stay got older
+    stage = (50 * 0.5 + 10 * 0.5) / 60  # half won within 30 days; one stage, so the pooled rate is the same
+    first = (25 * 0.0 + 10 * stage) / 35  # the 25 long stays, none won, pulled towards the stage
+    second = (25 * 0.0 + 10 * first) / 35  # the same stays, pulled towards the bucket before
+    assert [b.probability for b in buckets] == pytest.approx([stage, first, second])
+    ages = np.array([0.5, 2.0, 60.0, 400.0]) * DAY
+    assert model.probability(np.zeros(4, dtype=np.int64), ages).tolist() == pytest.approx(
+        [stage, first, second, second]
+    )
+
+
+def test_age_edges_are_zero_and_the_quantiles_of_the_ages_reached() -> None:
+    ages = np.arange(1.0, 101.0)
+    assert age_edges(ages).tolist() == pytest.approx([0, 25.75, 50.5, 75.25, 90.1])
+    assert age_edges(ages[:39]).tolist() == [0.0]
+
+
+def test_the_model_recovers_known_probabilities_of_a_simulated_team() -> None:
+    # Deals enter a, stay an exponential 20 days, go on to b 60% of the time (else lost); stay in b
+    # an exponential 15 days and are won half of the time. Both stays are memoryless, so age does not
+    # matter and the truth is known: P(won within 30 days).
+    rng = np.random.default_rng(5)
+    n = 4000
+    start = rng.uniform(0, 720, n)
+    in_a = rng.exponential(20, n)
+    goes_on = rng.random(n) < 0.6
+    in_b = rng.exponential(15, n)
+    won = goes_on & (rng.random(n) < 0.5)
+    closed = np.where(goes_on, start + in_a + in_b, start + in_a)
+    stays = [(i, A, start[i], start[i] + in_a[i]) for i in range(n)]
+    stays += [(i, B, start[i] + in_a[i], closed[i]) for i in range(n) if goes_on[i]]
+    history = make_history(list(zip(closed.tolist(), won.tolist(), strict=True)), stays)
+    model = fit(history, 720 * DAY, MONTH)
+    truth_b = 0.5 * (1 - math.exp(-30 / 15))
+    la, lb = 1 / 20, 1 / 15
+    both_within = 1 - (lb * math.exp(-la * 30) - la * math.exp(-lb * 30)) / (lb - la)
+    truth_a = 0.6 * 0.5 * both_within
+    assert model.stage_rates.tolist() == pytest.approx([truth_a, truth_b], abs=0.03)
+    for bucket in model.buckets:
+        assert bucket.probability == pytest.approx([truth_a, truth_b][bucket.stage], abs=0.07), bucket
+    naive = naive_rates(history, 720 * DAY)
+    assert naive.tolist() == pytest.approx([0.3, 0.5], abs=0.03)  # the eventual rates: far off for 30 days
+
+
+def test_monte_carlo_p50_is_close_to_the_analytic_mean_and_the_percentiles_are_ordered() -> None:
+    rng = np.random.default_rng(11)
+    amounts = rng.uniform(5_000, 80_000, 2_000)
+    probabilities = rng.uniform(0.05, 0.7, 2_000)
+    mean = float(amounts @ probabilities)
+    spread = math.sqrt(float(np.sum(amounts**2 * probabilities * (1 - probabilities))))
+    result = simulate(amounts, probabilities, trials=10_000, seed=42, base=1_000.0)
+    assert result.normal_deals == 0
+    p10, p50, p90 = result.percentiles()
+    assert p10 <= p50 <= p90
+    assert p50 == pytest.approx(mean + 1_000, rel=0.01)
+    assert abs(result.totals.mean() - (mean + 1_000)) < 4 * spread / math.sqrt(10_000)
+    assert p90 - p10 == pytest.approx(2 * 1.2816 * spread, rel=0.05)  # many deals: nearly normal
+    again = simulate(amounts, probabilities, trials=10_000, seed=42, base=1_000.0)
+    assert np.array_equal(again.totals, result.totals)
+    assert not np.array_equal(simulate(amounts, probabilities, trials=10_000, seed=43).totals, result.totals)
+
+
+def test_a_large_pipeline_draws_its_heaviest_deals_and_approximates_the_rest_within_the_sampling_error() -> None:
+    rng = np.random.default_rng(3)
+    amounts = rng.uniform(5_000, 100_000, 60_000)
+    probabilities = rng.uniform(0.02, 0.6, 60_000)
+    result = simulate(amounts, probabilities, trials=1_000, seed=7)
+    assert result.exact_deals + result.normal_deals == 60_000
+    assert result.normal_deals > 0
+    assert 0 < result.error_bound <= 0.5 / math.sqrt(1_000)
+    mean = float(amounts @ probabilities)
+    spread = math.sqrt(float(np.sum(amounts**2 * probabilities * (1 - probabilities))))
+    assert abs(result.totals.mean() - mean) < 4 * spread / math.sqrt(1_000)
+    assert result.totals.std() == pytest.approx(spread, rel=0.1)
+
+
+def test_certain_deals_always_count_and_impossible_ones_never() -> None:
+    result = simulate(np.array([100.0, 50.0, 0.0]), np.array([1.0, 0.0, 0.5]), trials=200, seed=1, base=5.0)
+    assert set(result.totals.tolist()) == {105.0}
+    single = simulate(np.array([10.0]), np.array([0.3]), trials=20_000, seed=2)
+    assert set(single.totals.tolist()) == {0.0, 10.0}
+    assert np.mean(single.totals == 10.0) == pytest.approx(0.3, abs=3 * math.sqrt(0.21 / 20_000))
+
+
+def test_brier_score_and_calibration_by_bucket() -> None:
+    probabilities = np.array([0.9, 0.8, 0.15, 0.1, 0.12, 1.0])
+    outcomes = np.array([True, False, False, False, True, True])
+    assert brier(probabilities, outcomes) == pytest.approx((0.1**2 + 0.8**2 + 0.15**2 + 0.1**2 + 0.88**2 + 0.0) / 6)
+    rows = calibration(probabilities, outcomes)
+    assert [(r.bucket, r.deals) for r in rows] == [("0.1-0.2", 3), ("0.8-0.9", 1), ("0.9-1.0", 2)]
+    assert rows[0].predicted == pytest.approx((0.15 + 0.1 + 0.12) / 3, abs=1e-4)
+    assert rows[0].observed == pytest.approx(1 / 3, abs=1e-4)
+    groups = by_group(["b", "a", "b", "a", "a", "b"], probabilities, outcomes)
+    assert [(g.name, g.deals) for g in groups] == [("a", 3), ("b", 3)]
+    assert groups[0].brier == pytest.approx((0.8**2 + 0.1**2 + 0.88**2) / 3, abs=1e-4)
