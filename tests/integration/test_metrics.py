@@ -379,7 +379,8 @@ def expect(h: History, now: datetime, period: Period | None = None, keep: Keep |
         cohort = {deal for deal, moment in first.items() if inside(moment)}
         onward = {s.deal for s in entries if s.exit in ("forward", "skip", "won") and s.deal in cohort}
         wins = {deal for deal in cohort if h.deals[deal].status == "won"}
-        funnel.append((stage.key, len(cohort), len(onward), len(wins)))
+        there = {s.deal for s in current if s.stage == stage.key and s.deal in cohort} - onward
+        funnel.append((stage.key, len(cohort), len(onward), len(there), len(wins)))
     found["stage_conversion"] = funnel
     finished = [s for s in stays if inside(s.left)]
     times = []
@@ -475,10 +476,10 @@ def check(found: MetricSet, wanted: dict[str, Any]) -> None:
     else:  # to the cent
         assert velocity is not None
         assert float(velocity) == pytest.approx(wanted_velocity, abs=0.005)
-    got_funnel = [(s.stage, s.entered, s.reached_next, s.won) for s in found.stage_conversion]
+    got_funnel = [(s.stage, s.entered, s.reached_next, s.still_there, s.won) for s in found.stage_conversion]
     assert got_funnel == wanted["stage_conversion"]
     for step in found.stage_conversion:
-        assert step.drop_off == step.entered - step.reached_next
+        assert step.drop_off == step.entered - step.reached_next - step.still_there
         assert step.conversion == (step.reached_next / step.entered if step.entered else None)
     got_times = [
         (s.stage, s.stays, s.median_days, s.p80_days, s.sla_breaches, s.open_past_sla) for s in found.time_in_stage
@@ -522,6 +523,7 @@ def test_every_metric_matches_a_plain_calculation(history: History, engine: Engi
     assert (found.deals_won, found.deals_lost, found.deals_disqualified, found.deals_open) == (2, 3, 1, 3)
     assert found.moves.backward == 1
     assert found.moves.returned == 1
+    assert sum(s.still_there for s in found.stage_conversion) == 3  # the open deals: converting, not dropped
     assert found.moves.overrides > 0
     assert found.sla_breaches >= 1
     assert found.open_past_sla >= 1
@@ -625,7 +627,9 @@ def test_cli_json_carries_the_headline_metrics(history: History, cli: Cli) -> No
     assert found["win_rate"] == pytest.approx(wanted["win_rate"])
     assert Decimal(found["avg_won_amount"]) == wanted["avg_won_amount"]
     assert (found["deals_won"], found["deals_lost"]) == (wanted["deals_won"], wanted["deals_lost"])
-    funnel = [(s["stage"], s["entered"], s["reached_next"], s["won"]) for s in found["stage_conversion"]]
+    funnel = [
+        (s["stage"], s["entered"], s["reached_next"], s["still_there"], s["won"]) for s in found["stage_conversion"]
+    ]
     assert funnel == wanted["stage_conversion"]
     assert found["pipeline_coverage"] == pytest.approx(float(wanted["open_amount"]) / 50000)
     assert found["slices"] == []

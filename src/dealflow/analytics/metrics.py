@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from dealflow.analytics.follow_up import FollowUp, measure_follow_up
 from dealflow.analytics.funnel import StageConversion, funnel_of, measure_funnel
@@ -32,6 +32,7 @@ from dealflow.errors import InvalidInput
 from dealflow.process.models import Process
 from dealflow.services.lookups import load_process
 from dealflow.store import queries
+from dealflow.store.tables import deals
 
 TIME_IN_STAGE_BASIS = "finished stays only (stage_visits); the stay a deal is in now is not counted"
 
@@ -86,7 +87,10 @@ class Metrics(MetricSet):
 
 
 def pick_process(connection: Connection, key: str | None) -> Process:
-    """The process named, or the only one installed; NotFound / InvalidInput otherwise."""
+    """The process named, else the only one installed, else the only one that has deals.
+
+    Raises NotFound for an unknown name and InvalidInput when the choice is not clear.
+    """
     if key is not None:
         return load_process(connection, key=key)
     installed = [r.key for r in queries.list_processes(connection)]
@@ -94,6 +98,9 @@ def pick_process(connection: Connection, key: str | None) -> Process:
         return load_process(connection, key=installed[0])
     if not installed:
         raise InvalidInput("no process is installed in this workspace (run `dealflow init`)", field="process")
+    in_use = connection.scalars(select(deals.c.process).distinct().limit(2)).all()
+    if len(in_use) == 1:
+        return load_process(connection, key=in_use[0])
     raise InvalidInput(f"name the process to measure (installed: {', '.join(installed)})", field="process")
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.box import SIMPLE
 from rich.table import Table
 
 from dealflow.analytics import forecast_chart as charts
@@ -73,6 +74,16 @@ def _money(value: float | None) -> str:
     return "" if value is None else f"{value:,.0f}"
 
 
+def _compact(value: float | None) -> str:
+    """Money in at most six characters (1.25M, 48.0k), for tables with many amount columns."""
+    if value is None:
+        return ""
+    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:#.3g}{suffix}"
+    return f"{value:.0f}"
+
+
 def _share(value: float | None) -> str:
     return "" if value is None else f"{value:.0%}"
 
@@ -125,12 +136,14 @@ def _print_backtest(result: Backtest) -> None:
     out.print(
         f"Back-test before {result.period}: each forecast made as of its period's start ({result.trials:,} trials)"
     )
-    table = Table("period", "method", "expected", "P10", "P50", "P90", "actual", "P50 error", "inside", "won (all)")
+    table = Table("period", "method", "P10", "P50", "P90", "actual", "P50 error", "in range", "won (all)", box=SIMPLE)
+    for column in table.columns[:2]:
+        column.no_wrap = True
     for r in result.rows:
         error = "" if r.ape is None else f"{r.ape:.0%}"
         table.add_row(
-            r.period, r.method, _money(r.expected), _money(r.p10), _money(r.p50), _money(r.p90), _money(r.actual),
-            error, "yes" if r.inside else "no", _money(r.won_all),
+            r.period, r.method, _compact(r.p10), _compact(r.p50), _compact(r.p90), _compact(r.actual), error,
+            "yes" if r.inside else "no", _compact(r.won_all),
         )  # fmt: skip
     out.print(table)
     summary = Table("method", "periods", "MAPE of P50", "actual inside P10-P90", "bias of P50")

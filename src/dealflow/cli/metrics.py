@@ -18,7 +18,7 @@ from dealflow.analytics.scope import DIMENSIONS
 from dealflow.cli.context import DbOption, JsonOption, console, print_json, workspace
 from dealflow.errors import InvalidInput
 
-BAR_WIDTH = 16
+BAR_WIDTH = 10
 
 Filter = Annotated[str | None, typer.Option(help="Only deals with this value.", show_default=False)]
 
@@ -123,20 +123,22 @@ def _summary(out: Console, m: MetricSet, target: Decimal | None) -> None:
 def _funnel(out: Console, m: MetricSet) -> None:
     table = Table(
         Column("stage", no_wrap=True),
-        Column("entered", justify="right"),
+        Column("entered", justify="right", no_wrap=True),
         Column("", no_wrap=True, min_width=BAR_WIDTH),
         Column("moved on", justify="right", no_wrap=True),
-        Column("drop-off", justify="right", no_wrap=True),
-        Column("won", justify="right"),
+        Column("still in", justify="right", no_wrap=True),
+        Column("dropped", justify="right", no_wrap=True),
+        Column("won", justify="right", no_wrap=True),
         title="Funnel (cohorts by stage entry)",
         box=box.SIMPLE_HEAD,
+        pad_edge=False,
     )
     widest = max((s.entered for s in m.stage_conversion), default=0)
     for s in m.stage_conversion:
         bar = "█" * round(BAR_WIDTH * s.entered / widest) if widest else ""
-        moved = f"{s.reached_next} ({_pct(s.conversion)})" if s.entered else "0"
-        drop = f"-{s.drop_off} ({_pct(s.drop_off_rate)})" if s.entered else "-"
-        table.add_row(s.name, str(s.entered), bar, moved, drop, str(s.won))
+        moved = f"{s.reached_next} ({s.conversion:.0%})" if s.conversion is not None else "0"
+        drop = f"{s.drop_off} ({s.drop_off_rate:.0%})" if s.drop_off_rate is not None else "0"
+        table.add_row(s.name, str(s.entered), bar, moved, str(s.still_there), drop, str(s.won))
     out.print(table)
 
 
