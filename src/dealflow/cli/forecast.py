@@ -80,7 +80,8 @@ def _compact(value: float | None) -> str:
         return ""
     for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if abs(value) >= scale:
-            return f"{value / scale:#.3g}{suffix}"
+            scaled = value / scale
+            return f"{scaled:.{0 if abs(scaled) >= 100 else 1 if abs(scaled) >= 10 else 2}f}{suffix}"
     return f"{value:.0f}"
 
 

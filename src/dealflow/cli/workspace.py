@@ -72,7 +72,7 @@ def init(
 
 def demo(
     db: DbOption = None,
-    deals: Annotated[int, typer.Option(min=7, max=5000, help="How many deals to create.")] = 42,
+    deals: Annotated[int, typer.Option(min=7, max=5000, help="How many deals to create.")] = 60,
     seed: Annotated[int, typer.Option(help="Random seed, for a repeatable workspace.")] = 7,
 ) -> None:
     """Create a demo workspace: a team and realistic deals at every stage of the standard process."""

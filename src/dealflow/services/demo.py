@@ -85,6 +85,7 @@ class _Seeder:
         self.engine, self.process, self.rng, self.limit = engine, process, rng, limit
         self.clock = _Clock(limit)
         self.contacts = 0
+        self.amounts: dict[str, str] = {}
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine, clock=self.clock)
@@ -153,7 +154,10 @@ class _Seeder:
         """Capture the stage's required fields and exit evidence (only part of it if not ``complete``)."""
         fields = {name: self._value(name) for name in stage.required}
         if "amount" not in fields:
-            fields["amount"] = self._value("amount")
+            # An amount is set once; now and then a buyer widens or narrows the scope.
+            if deal_id not in self.amounts or self.rng.random() < 0.08:
+                self.amounts[deal_id] = self._value("amount")
+            fields["amount"] = self.amounts[deal_id]
         self.capture(actor, deal_id, cmds.UpdateFields(fields=fields))
         criteria = list(stage.exit)
         if not complete:
@@ -236,7 +240,7 @@ def _run_deal(seeder: _Seeder, number: int, target: int, ending: str | None) -> 
             account_id=f"a{account + 1}",
         )
     for index in range(min(target, len(sales) - 1)):
-        seeder.clock.advance(rng, 12, 96, seeder.limit)
+        seeder.clock.advance(rng, 36, 200, seeder.limit)
         seeder.prepare_exit(owner, deal.id, sales[index], complete=True)
         last = index + 1 == min(target, len(sales) - 1)
         owner = seeder.move(
@@ -245,6 +249,10 @@ def _run_deal(seeder: _Seeder, number: int, target: int, ending: str | None) -> 
     here = sales[min(target, len(sales) - 1)]
     seeder.prepare_exit(owner, deal.id, here, complete=ending == "won" or number % 3 == 0)
     if ending is None:
+        if number % 4 != 2:  # most open deals have a next step agreed for the days ahead
+            due = seeder.limit + timedelta(days=rng.randint(1, 10))
+            step = cmds.SetNextStep(action="Follow-up call", owner=owner, due=due, buyer_confirmed=number % 3 != 0)
+            seeder.capture(owner, deal.id, step)
         return
     with seeder.uow() as uow:
         if ending == "won":
@@ -253,19 +261,15 @@ def _run_deal(seeder: _Seeder, number: int, target: int, ending: str | None) -> 
             sd.close_deal(uow=uow, actor_id=owner, deal_id=deal.id, outcome="lost", reason=rng.choice(LOSS_REASONS))
 
 
-def seed_demo(engine: Engine, *, deals: int = 42, seed: int = 7, now: datetime | None = None) -> str:
+def seed_demo(engine: Engine, *, deals: int = 60, seed: int = 7, now: datetime | None = None) -> str:
     """Fill an empty workspace with the demo team and ``deals`` deals; return a short summary."""
     rng = random.Random(seed)
     limit = (now or datetime.now(UTC)) - timedelta(minutes=5)
     seeder = _Seeder(engine, load_template("standard")[0], rng, limit)
     seeder.clock.now = limit - timedelta(days=150)
     _build_team(seeder)
-    stages = len(seeder.process.sales_stages)
-    start = seeder.clock.now
-    for number in range(deals):
-        seeder.clock.now = min(start + timedelta(days=number * 120 / deals), limit)
-        target = number % stages
-        ending = "won" if target == stages - 1 and number % 4 != 3 else ("lost" if number % 9 == 4 else None)
+    for number, target, ending, start in _plan(deals, len(seeder.process.sales_stages), rng, limit):
+        seeder.clock.now = start
         _run_deal(seeder, number, target, ending)
     _add_leads(seeder)
     with seeder.uow() as uow:
@@ -290,6 +294,25 @@ def seed_demo(engine: Engine, *, deals: int = 42, seed: int = 7, now: datetime |
         lines.append(f"  dealflow handoff accept {pending[0].id} --as {pending[0].to_owner}")
     lines.append("  dealflow events export --format csv")
     return "\n".join(lines)
+
+
+def _plan(deals: int, stages: int, rng: random.Random, limit: datetime) -> list[tuple[int, int, str | None, datetime]]:
+    """Each demo deal's furthest stage, ending and start, in order of start.
+
+    Closed deals spread over the last five months, so the metrics and the forecast have a history;
+    open deals started recently, later stages longer ago, so most of the pipeline is current and
+    a few deals sit past their service level for the inspection queue to find.
+    """
+    plans = []
+    for number in range(deals):
+        target = number % stages
+        ending = "won" if target == stages - 1 and number % 4 != 3 else ("lost" if number % 9 in (4, 7) else None)
+        if ending is None:
+            ago = timedelta(days=5 * target + rng.uniform(2, 8 if number % 5 else 40))
+        else:
+            ago = timedelta(days=rng.uniform(50, 170))
+        plans.append((number, target, ending, limit - ago))
+    return sorted(plans, key=lambda plan: plan[3])
 
 
 def _count_by_stage(rows: Any) -> str:
