@@ -24,7 +24,9 @@ Filter = Annotated[str | None, typer.Option(help="Only deals with this value.", 
 
 
 def metrics(
-    process: Annotated[str | None, typer.Option(help="Process key (default: the only one installed).")] = None,
+    process: Annotated[
+        str | None, typer.Option(help="Process key (default: the only one installed, or the only one with deals).")
+    ] = None,
     period: Annotated[str | None, typer.Option(help="2026, 2026-Q1, 2026-03 or 2026-W09 (default: all time).")] = None,
     by: Annotated[str | None, typer.Option("--by", help=f"Slice by {'|'.join(DIMENSIONS)}.")] = None,
     owner: Filter = None,
