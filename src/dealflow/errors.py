@@ -5,8 +5,10 @@
     │   └── ProcessFileError  a process file has problems; each names file, line and field
     ├── NotFound              no such deal, user, handoff, process...
     ├── Refused               a rule said no; ``reasons`` lists every reason
-    │   └── GateRefused       a gate failed; ``reasons`` lists every unmet criterion
+    │   ├── GateRefused       a gate failed; ``reasons`` lists every unmet criterion
+    │   └── TooManyAttempts   too many failed logins lately; ``retry_after`` says when to try again
     ├── Forbidden             the actor's role may not do this
+    │   └── Unauthenticated   who is asking is unknown: no session or token, or a wrong password
     ├── Conflict              someone else changed the same deal first
     └── StorageError          the database cannot be reached or is not set up
 
@@ -58,8 +60,20 @@ class GateRefused(Refused):
     """A deal cannot leave or enter a stage: ``reasons`` lists every unmet criterion."""
 
 
+class TooManyAttempts(Refused):
+    """Logins for this user name or from this address failed too often lately; wait and retry."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Forbidden(DealflowError):
     """The actor's role may not do this; the message says which role would be needed."""
+
+
+class Unauthenticated(Forbidden):
+    """Nobody is logged in, or the password, session or token given is wrong, expired or revoked."""
 
 
 class Conflict(DealflowError):

@@ -9,12 +9,19 @@ DEFAULT_DATABASE_URL = "sqlite:///dealflow.db"
 
 
 class Settings(BaseSettings):
-    """Where the workspace lives and who is acting by default."""
+    """Where the workspace lives, who is acting by default, and how the web server admits people."""
 
     model_config = SettingsConfigDict(env_prefix="DEALFLOW_", extra="ignore")
 
     database_url: str = Field(default=DEFAULT_DATABASE_URL)
     user: str | None = None
+    session_idle_minutes: int = Field(default=480, ge=5, le=60 * 24 * 30)
+    session_days: int = Field(default=14, ge=1, le=365)
+    login_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    login_failures_per_user: int = Field(default=5, ge=1)
+    login_failures_per_address: int = Field(default=50, ge=1)
+    # None: cookies are Secure when the request came over https (directly or through a trusted proxy).
+    secure_cookies: bool | None = None
 
     @field_validator("database_url")
     @classmethod

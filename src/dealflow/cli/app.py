@@ -8,7 +8,19 @@ import sys
 import typer
 from rich.console import Console
 
-from dealflow.cli import deals, events, forecast, handoffs, imports, inspect, leads, metrics, processes, workspace
+from dealflow.cli import (
+    access,
+    deals,
+    events,
+    forecast,
+    handoffs,
+    imports,
+    inspect,
+    leads,
+    metrics,
+    processes,
+    workspace,
+)
 from dealflow.errors import (
     Conflict,
     DealflowError,
@@ -31,6 +43,7 @@ workspace.register(app)
 imports.register(app)
 metrics.register(app)
 inspect.register(app)
+access.register(app)
 app.add_typer(processes.app, name="process")
 app.add_typer(leads.app, name="lead")
 app.add_typer(deals.app, name="deal")

@@ -9,6 +9,10 @@ from typing import Any
 # Event types, in the past tense. Their payloads are plain JSON values.
 PROCESS_INSTALLED = "ProcessInstalled"
 USER_ADDED = "UserAdded"
+USER_CHANGED = "UserChanged"
+PASSWORD_CHANGED = "PasswordChanged"
+API_TOKEN_CREATED = "ApiTokenCreated"
+API_TOKEN_REVOKED = "ApiTokenRevoked"
 ACCOUNT_CREATED = "AccountCreated"
 CONTACT_CREATED = "ContactCreated"
 DEAL_CREATED = "DealCreated"

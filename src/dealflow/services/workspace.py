@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from dealflow.domain import events as ev
 from dealflow.domain.decisions import Actor
 from dealflow.domain.events import Event
-from dealflow.errors import Conflict, Forbidden, InvalidInput, NotFound
+from dealflow.errors import Conflict, Forbidden, InvalidInput, NotFound, Refused
 from dealflow.process.loading import parse_process
 from dealflow.process.models import DEFAULT_ROLES, Process
 from dealflow.store import queries
 from dealflow.store import tables as t
 from dealflow.store.event_log import record_events
 from dealflow.store.unit_of_work import UnitOfWork
+from dealflow.store.user_changes import CHANGEABLE, project_user_change
 
 SYSTEM = "system"
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -78,16 +81,63 @@ def add_user(
 ) -> Actor:
     """Add a user with their roles and team."""
     user_id = _identifier(user_id, "id")
-    unknown = [r for r in roles if r not in DEFAULT_ROLES and not re.match(r"^[a-z][a-z0-9_]{0,31}$", r)]
-    if not roles or unknown:
-        raise InvalidInput(f"give one or more roles, such as {', '.join(DEFAULT_ROLES)}", field="roles")
+    roles = _roles(roles)
     connection = uow.connection
     if queries.get_user(connection, user_id=user_id) is not None:
         raise Conflict(f"user '{user_id}' already exists")
-    data = {"name": _name(name), "roles": sorted(set(roles)), "team": team, "email": _email(email)}
+    data = {"name": _name(name), "roles": roles, "team": team, "email": _email(email)}
     record_events(uow, [Event(ev.USER_ADDED, f"user:{user_id}", uow.clock(), actor_id or SYSTEM, data)])
     uow.commit()
     return Actor(id=user_id, roles=tuple(data["roles"]), team=team)  # type: ignore[arg-type]
+
+
+def _roles(roles: list[str]) -> list[str]:
+    unknown = [r for r in roles if r not in DEFAULT_ROLES and not re.match(r"^[a-z][a-z0-9_]{0,31}$", r)]
+    if not roles or unknown:
+        raise InvalidInput(f"give one or more roles, such as {', '.join(DEFAULT_ROLES)}", field="roles")
+    return sorted(set(roles))
+
+
+def _changed_value(name: str, value: Any) -> Any:
+    match name:
+        case "name":
+            return _name(str(value))
+        case "roles":
+            return _roles(list(value or []))
+        case "team":
+            return _identifier(str(value), "team") if value else None
+        case _:
+            return _email(None if value is None else str(value))
+
+
+def _changed_values(changes: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(changes) - set(CHANGEABLE))
+    if unknown:
+        raise InvalidInput(f"cannot change {', '.join(unknown)} (only {', '.join(CHANGEABLE)})", field=unknown[0])
+    return {name: _changed_value(name, value) for name, value in changes.items()}
+
+
+def change_user(*, uow: UnitOfWork, user_id: str, changes: Mapping[str, Any], actor_id: str | None = None) -> Actor:
+    """Change a user's name, roles, team or email (revops or admin only); new roles apply at once."""
+    connection = uow.connection
+    if actor_id is not None:
+        actor = queries.get_user(connection, user_id=actor_id)
+        if actor is None or not set(actor.roles) & set(PROCESS_ADMIN_ROLES):
+            raise Forbidden("only revops or admin may change users")
+    row = queries.get_user(connection, user_id=user_id)
+    if row is None:
+        raise NotFound(f"no user '{user_id}'")
+    data = {name: value for name, value in _changed_values(changes).items() if value != getattr(row, name)}
+    roles = data.get("roles", row.roles)
+    if data and not set(roles) & set(PROCESS_ADMIN_ROLES) and set(row.roles) & set(PROCESS_ADMIN_ROLES):
+        admins = [u.id for u in queries.list_users(connection) if set(u.roles) & set(PROCESS_ADMIN_ROLES)]
+        if admins == [user_id]:
+            raise Refused(f"{user_id} is the last revops or admin user: give the role to someone else first")
+    if data:
+        record_events(uow, [Event(ev.USER_CHANGED, f"user:{user_id}", uow.clock(), actor_id or SYSTEM, data)])
+        project_user_change(connection, user_id=user_id, data=data)
+        uow.commit()
+    return Actor(id=user_id, roles=tuple(roles), team=data.get("team", row.team))
 
 
 def add_account(*, uow: UnitOfWork, actor_id: str, account_id: str, name: str, domain: str | None = None) -> str:

@@ -285,3 +285,65 @@ PROJECTIONS = (
     deal_contacts,
     leads,
 )
+
+# Who may get in, and what they asked for: records of access, not projections of events, so
+# `dealflow rebuild` leaves them alone (no foreign keys to users, which it empties). No secret is
+# stored in the clear: passwords as argon2id hashes, session and API tokens as SHA-256 digests.
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("set_at", Timestamp, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # SHA-256 of the token in the cookie
+    Column("user_id", String(64), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("last_seen_at", Timestamp, nullable=False),
+    Column("expires_at", Timestamp, nullable=False, index=True),
+    Column("address", String(64)),
+    Column("user_agent", String(300)),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(64), nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Timestamp, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("expires_at", Timestamp),
+    Column("last_used_at", Timestamp),
+    Column("revoked_at", Timestamp),
+)
+
+login_attempts = Table(
+    "login_attempts",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("user_name", String(64), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("at", Timestamp, nullable=False),
+    Column("succeeded", Boolean, nullable=False),
+    Index("ix_login_attempts_user_name_at", "user_name", "at"),
+    Index("ix_login_attempts_address_at", "address", "at"),
+)
+
+# A creating request sent with an Idempotency-Key: the response to replay when it is retried.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("response", Text, nullable=False),
+    Column("created_at", Timestamp, nullable=False, index=True),
+)

@@ -1,0 +1,1 @@
+"""The API's routes, one module per resource; each route parses, checks access, calls a use case."""

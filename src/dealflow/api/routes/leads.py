@@ -1,0 +1,96 @@
+"""``/leads``: capturing leads, disqualifying them with a reason, converting them into deals."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Response
+
+from dealflow.api.dependencies import CurrentUser, Paging, WorkspaceDep, WriterDep
+from dealflow.api.errors import ERROR_RESPONSES
+from dealflow.api.schemas.common import Page, row_dict
+from dealflow.api.schemas.deals import DealPublic
+from dealflow.api.schemas.records import LeadConvert, LeadCreate, LeadDisqualify, LeadPublic
+from dealflow.domain.access import scope_of
+from dealflow.errors import NotFound
+from dealflow.services import access
+from dealflow.services import leads as sl
+from dealflow.services.lookups import load_deal
+from dealflow.store import listings, queries
+from dealflow.store.unit_of_work import UnitOfWork
+
+router = APIRouter(prefix="/leads", tags=["leads"], responses=ERROR_RESPONSES)
+LeadId = Annotated[str, Path(max_length=64, description="Lead id, like L-3.")]
+
+
+def _lead(uow: UnitOfWork, lead_id: str) -> LeadPublic:
+    row = queries.get_lead(uow.connection, lead_id=lead_id)
+    if row is None:
+        raise NotFound(f"no lead '{lead_id}'")
+    return LeadPublic.model_validate(row_dict(row))
+
+
+@router.get("")
+def list_leads(
+    principal: CurrentUser,
+    workspace: WorkspaceDep,
+    window: Paging,
+    status: Literal["open", "converted", "disqualified", "all"] = "open",
+    owner: Annotated[str | None, Query(max_length=64)] = None,
+) -> Page[LeadPublic]:
+    """The leads you may see, newest first."""
+    scope = scope_of(principal.actor)
+    with workspace.unit() as uow:
+        found = listings.page_leads(
+            uow.connection, scope, window, status=None if status == "all" else status, owner=owner
+        )
+    return Page[LeadPublic].of(found, window, lambda r: LeadPublic.model_validate(row_dict(r)))
+
+
+@router.post("", status_code=201, response_model=LeadPublic)
+def create_lead(body: LeadCreate, write: WriterDep) -> Response:
+    """Capture a lead (yours, or for someone in your team)."""
+
+    def act(uow: UnitOfWork) -> LeadPublic:
+        access.assignee(uow.connection, actor=write.actor, owner=body.owner)
+        lead_id = sl.capture_lead(
+            uow=uow, actor_id=write.actor.id, name=body.name, company=body.company, email=body.email,
+            source=body.source, owner=body.owner,
+        )  # fmt: skip
+        return _lead(uow, lead_id)
+
+    return write.run(act, status_code=201)
+
+
+@router.get("/{lead_id}")
+def show_lead(lead_id: LeadId, principal: CurrentUser, workspace: WorkspaceDep) -> LeadPublic:
+    """One lead."""
+    with workspace.unit() as uow:
+        access.lead(uow.connection, actor=principal.actor, lead_id=lead_id)
+        return _lead(uow, lead_id)
+
+
+@router.post("/{lead_id}/disqualify", response_model=LeadPublic)
+def disqualify_lead(lead_id: LeadId, body: LeadDisqualify, write: WriterDep) -> Response:
+    """Close a lead as disqualified, with a reason code of the process."""
+
+    def act(uow: UnitOfWork) -> LeadPublic:
+        access.lead(uow.connection, actor=write.actor, lead_id=lead_id, change=True)
+        sl.disqualify(uow=uow, actor_id=write.actor.id, lead_id=lead_id, reason=body.reason, process_key=body.process)
+        return _lead(uow, lead_id)
+
+    return write.run(act)
+
+
+@router.post("/{lead_id}/convert", status_code=201, response_model=DealPublic)
+def convert_lead(lead_id: LeadId, body: LeadConvert, write: WriterDep) -> Response:
+    """Turn a lead into a deal in the first stage of a process, owned by the lead's owner."""
+
+    def act(uow: UnitOfWork) -> DealPublic:
+        access.lead(uow.connection, actor=write.actor, lead_id=lead_id, change=True)
+        deal_id = sl.convert(
+            uow=uow, actor_id=write.actor.id, lead_id=lead_id, process_key=body.process, title=body.title
+        )
+        return DealPublic.of(load_deal(uow.connection, deal_id=deal_id))
+
+    return write.run(act, status_code=201)

@@ -1,0 +1,123 @@
+"""Bodies of leads, handoffs, events and processes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from dealflow.api.schemas.common import Body, Id, Key, ShortText
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class LeadCreate(Body):
+    """A new lead, owned by you unless ``owner`` says otherwise."""
+
+    name: Name
+    company: Name | None = None
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] | None = None
+    source: Key | None = None
+    owner: Id | None = None
+
+
+class LeadPublic(BaseModel):
+    """A lead and where it stands."""
+
+    id: str
+    name: str
+    company: str | None
+    email: str | None
+    source: str | None
+    owner: str
+    status: str
+    created_at: datetime
+    closed_at: datetime | None
+    reason: str | None
+    deal_id: str | None
+
+
+class LeadDisqualify(Body):
+    """Close a lead as disqualified, with a reason code of the process."""
+
+    reason: Key | None = None
+    process: Key = "standard"
+
+
+class LeadConvert(Body):
+    """Turn a lead into a deal in the first stage of a process."""
+
+    process: Key = "standard"
+    title: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+
+
+class HandoffPublic(BaseModel):
+    """A handoff between roles, the context it carries and its deadline."""
+
+    id: str
+    deal_id: str
+    title: str | None = None
+    from_owner: str
+    to_owner: str
+    from_stage: str
+    to_stage: str
+    context: dict[str, Any]
+    completeness: float
+    created_at: datetime
+    due_at: datetime
+    status: str
+    resolved_at: datetime | None
+    resolved_by: str | None
+    reason: str | None
+
+
+class HandoffReturn(Body):
+    """Why the handoff goes back."""
+
+    reason: ShortText = Field(min_length=1)
+
+
+class EventPublic(BaseModel):
+    """One immutable record of the event log."""
+
+    seq: int
+    stream: str
+    version: int
+    type: str
+    actor: str
+    at: datetime
+    data: dict[str, Any]
+
+
+class ProcessSummary(BaseModel):
+    """An installed process, at its newest version."""
+
+    key: str
+    version: int
+    name: str
+    installed_at: datetime
+
+
+class TemplateSummary(BaseModel):
+    """A process template dealflow ships."""
+
+    template: str
+    name: str
+    stages: list[str]
+
+
+class ProcessSource(Body):
+    """A process file (YAML), and the name to report problems under."""
+
+    source: str = Field(min_length=1, max_length=1_000_000)
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] = "process.yaml"
+
+
+class ProcessValidation(BaseModel):
+    """A process file that passed validation, with any warnings."""
+
+    valid: bool
+    process: str
+    stages: int
+    warnings: list[str]

@@ -1,0 +1,157 @@
+"""``dealflow serve``, ``user password`` and ``token``: how people and scripts get into a workspace."""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from dealflow.cli.context import (
+    AsOption,
+    DbOption,
+    JsonOption,
+    console,
+    engine_for,
+    print_json,
+    resolve_actor,
+    settings_for,
+    workspace,
+)
+from dealflow.cli.workspace import users_app
+from dealflow.errors import InvalidInput
+from dealflow.process.durations import parse_duration
+from dealflow.services import auth, tokens
+from dealflow.services import demo as demo_data
+from dealflow.store import queries
+from dealflow.store.engine import check_ready, redact, upgrade
+from dealflow.store.unit_of_work import UnitOfWork
+
+token_app = typer.Typer(help="API tokens for scripts: shown once, stored hashed, revocable.", no_args_is_help=True)
+DEMO_PASSWORD = "dealflow-demo"
+HINT = "log in as " + ", ".join(f"{u} ({'/'.join(roles)})" for u, _, roles, _ in demo_data.TEAM)
+HINT += f" with the password {DEMO_PASSWORD}"
+
+
+def _seed_demo(db: str | None) -> None:
+    """Seed the demo into an empty workspace and give its users the demo password."""
+    engine = engine_for(db, ready=False)
+    upgrade(engine)
+    with UnitOfWork(engine) as uow:
+        empty = not queries.count_events(uow.connection)
+    if not empty:
+        console().print(f"the workspace already holds data, so no demo was seeded (if --demo made it: {HINT})")
+        return
+    console().print(demo_data.seed_demo(engine))
+    for user_id, *_ in demo_data.TEAM:
+        with UnitOfWork(engine) as uow:
+            auth.set_password(uow=uow, user_id=user_id, password=DEMO_PASSWORD)
+    console().print(HINT)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    db: DbOption = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Seed the demo first if the workspace is empty.")] = False,
+) -> None:
+    """Serve the REST API (docs at /api/v1/docs) with Uvicorn."""
+    # Loaded only to serve, so that every other command starts without the web stack.
+    import uvicorn
+
+    from dealflow.api.app import create_app
+
+    if demo:
+        _seed_demo(db)
+    engine = engine_for(db, ready=False)
+    check_ready(engine)
+    app = create_app(settings_for(db), engine=engine)
+    console().print(f"serving {redact(str(engine.url))} at http://{host}:{port}/api/v1/docs")
+    uvicorn.run(app, host=host, port=port, proxy_headers=True, log_level="info")
+
+
+def set_password(
+    user_id: Annotated[str, typer.Argument(help="The user whose password to set.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from the first line of standard input.")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Set a user's password (they can then log in to the web app); their sessions end."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with workspace(db) as uow:
+        auth.set_password(uow=uow, user_id=user_id, password=password)
+    console().print(f"password set for {user_id}")
+
+
+@token_app.command("create")
+def create_token(
+    name: Annotated[str, typer.Argument(help="What the token is for, like 'nightly export'.")],
+    user: Annotated[str | None, typer.Option(help="Whose token (default: you; others need revops or admin).")] = None,
+    expires: Annotated[str | None, typer.Option(help="Lifetime, like 90d (default: until revoked).")] = None,
+    db: DbOption = None,
+    as_user: AsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Make an API token; it is printed this once (send it as `Authorization: Bearer TOKEN`)."""
+    try:
+        lifetime: timedelta | None = None if expires is None else parse_duration(expires)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="--expires") from None
+    with workspace(db) as uow:
+        made, secret = tokens.create_token(
+            uow=uow, actor_id=resolve_actor(uow, as_user), name=name, user_id=user, expires_in=lifetime
+        )
+    if as_json:
+        print_json({**made.__dict__, "token": secret})
+        return
+    console().print(f"token {made.id} for {made.user_id}; copy it now, it is not shown again:")
+    console().print(secret)
+
+
+@token_app.command("list")
+def list_tokens(
+    user: Annotated[str | None, typer.Option(help="Another user's (revops or admin).")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Everyone's (revops or admin).")] = False,
+    db: DbOption = None,
+    as_user: AsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List API tokens (never the tokens themselves)."""
+    with workspace(db) as uow:
+        found = tokens.list_tokens(uow=uow, actor_id=resolve_actor(uow, as_user), user_id=user, every=every)
+    if as_json:
+        print_json([t.__dict__ for t in found])
+        return
+    table = Table("id", "user", "name", "created", "expires", "last used", "revoked")
+    moment = "{:%Y-%m-%d %H:%M}".format
+    for t in found:
+        table.add_row(
+            t.id, t.user_id, t.name, moment(t.created_at), moment(t.expires_at) if t.expires_at else "",
+            moment(t.last_used_at) if t.last_used_at else "", moment(t.revoked_at) if t.revoked_at else "",
+        )  # fmt: skip
+    console().print(table)
+
+
+@token_app.command("revoke")
+def revoke_token(
+    token_id: Annotated[str, typer.Argument(help="The token's id, like tok_3f9a...")],
+    db: DbOption = None,
+    as_user: AsOption = None,
+) -> None:
+    """Revoke an API token at once."""
+    with workspace(db) as uow:
+        tokens.revoke_token(uow=uow, actor_id=resolve_actor(uow, as_user), token_id=token_id)
+    console().print(f"revoked {token_id}")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``serve``, ``user password`` and ``token`` to the root command."""
+    app.command("serve")(serve)
+    users_app.command("password")(set_password)
+    app.add_typer(token_app, name="token")
