@@ -31,6 +31,7 @@ from dealflow.services.auth import AuthPolicy
 from dealflow.settings import Settings
 from dealflow.store.engine import make_engine
 from dealflow.store.unit_of_work import Clock, utc_now
+from dealflow.web import site
 
 PREFIX = "/api/v1"
 # Every router of the API, each mounted under PREFIX.
@@ -65,4 +66,5 @@ def create_app(settings: Settings, *, engine: Engine | None = None, clock: Clock
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX)
+    site.mount(app)
     return app

@@ -1,0 +1,84 @@
+"""Dashboards drawn as inline SVG: the funnel with its conversion, time in stage, win rate over time,
+and (for revops and admins, who see every open deal) the forecast range of the quarter.
+
+The numbers are the runs of :mod:`dealflow.analytics`, limited to the reader's scope as the API's
+reports are.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import Connection
+
+from dealflow.analytics.forecast_runs import forecast_period
+from dealflow.analytics.metrics import compute_metrics
+from dealflow.analytics.periods import Period, parse_period, period_of
+from dealflow.api.dependencies import WorkspaceDep
+from dealflow.domain import access as rules
+from dealflow.errors import InvalidInput
+from dealflow.services import access
+from dealflow.web.charts import RangeChart, bars, ranges
+from dealflow.web.rendering import render
+from dealflow.web.sessions import PageUser
+
+router = APIRouter()
+MONTHS = 6
+FORECAST_TRIALS, FORECAST_SEED = 2_000, 7
+
+
+def _win_rates(connection: Connection, filters: dict[str, Any], process: str | None, now: datetime) -> list[Any]:
+    """The win rate of each of the last months, the current one last."""
+    month = period_of(now, "month")
+    found = []
+    for back in range(MONTHS - 1, -1, -1):
+        period = month.previous(back)
+        run = compute_metrics(
+            connection, process=process, period=period, slice_by=None, filters=filters, now=now, target=None
+        )
+        found.append((period.label, (run.win_rate or 0.0) * 100))
+    return found
+
+
+def _forecast(connection: Connection, process: str | None, now: datetime) -> tuple[Period, RangeChart, float] | str:
+    """The quarter's forecast ranges (history and naive methods) and what is already won, or why there is none."""
+    quarter = period_of(now, "quarter")
+    try:
+        found, _run = forecast_period(
+            connection, period=quarter, as_of=now, trials=FORECAST_TRIALS, seed=FORECAST_SEED, process=process
+        )
+    except InvalidInput as exc:  # too little history yet: the other charts still stand
+        return exc.message
+    rows = [(d.method, d.p10, d.p50, d.p90) for d in (found.history, found.naive)]
+    return quarter, ranges(rows), found.won_to_date
+
+
+@router.get("/dashboards", response_class=HTMLResponse)
+def dashboards(
+    request: Request, me: PageUser, workspace: WorkspaceDep, process: str | None = None, period: str | None = None
+) -> Response:
+    """The funnel, conversion per stage, time in stage and win rate of your scope."""
+    owner, team = access.report_filters(me.actor, owner=None, team=None)
+    chosen = parse_period(period[:16]) if period else None
+    filters: dict[str, Any] = {"owner": owner, "team": team}
+    process = process[:64] if process else None
+    with workspace.unit() as uow:
+        now = uow.clock()
+        found = compute_metrics(
+            uow.connection, process=process, period=chosen, slice_by=None, filters=filters, now=now, target=None
+        )
+        trend = _win_rates(uow.connection, filters, found.process, now)
+        forecast = None
+        if rules.may_administer(me.actor, "see the forecast") is None:
+            forecast = _forecast(uow.connection, found.process, now)
+    conversion = [(s.name, (s.conversion or 0.0) * 100) for s in found.stage_conversion]
+    return render(
+        request, "dashboards.html", me, metrics=found, period=period or "",
+        funnel=bars([(s.name, float(s.entered)) for s in found.stage_conversion], unit="deals"),
+        conversion=bars(conversion, unit="%", maximum=100.0),
+        days=bars([(t.name, t.median_days or 0.0) for t in found.time_in_stage], unit="days"),
+        trend=bars(trend, unit="%", maximum=100.0), forecast=forecast,
+    )  # fmt: skip

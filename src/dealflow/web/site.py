@@ -1,0 +1,58 @@
+"""Mounting the pages and their static files on the API app, and answering errors on pages in HTML.
+
+Errors under ``/api`` keep their JSON answers; on a page the same error kind gets the same status
+with a page (or, for an HTMX request, a fragment) that says what is wrong.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from dealflow.api.errors import STATUS, error_response
+from dealflow.errors import DealflowError, Refused
+from dealflow.web.rendering import STATIC, is_htmx, render
+from dealflow.web.routes import ROUTERS
+from dealflow.web.sessions import LoginRequired, login_url
+
+API_PREFIX = "/api/"
+
+
+def error_page(request: Request, exc: DealflowError) -> Response:
+    """The page (or fragment) for an error, with the status the API would answer."""
+    status = next((code for cls, code, _ in STATUS if isinstance(exc, cls)), 500)
+    reasons = list(exc.reasons) if isinstance(exc, Refused) else []
+    field = getattr(exc, "field", None)
+    name = "fragments/error.html" if is_htmx(request) else "error.html"
+    return render(request, name, None, status_code=status, message=exc.message, reasons=reasons, field=field)
+
+
+def _login_redirect(request: Request, exc: LoginRequired) -> Response:
+    target = urlsplit(exc.next_path).path or "/"
+    url = login_url(target if target.startswith("/") and not target.startswith("//") else "/")
+    if is_htmx(request):
+        return Response(status_code=200, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
+def mount(app: FastAPI) -> None:
+    """Add the pages, their static files and their error answers to ``app``."""
+
+    async def on_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, DealflowError)
+        if request.url.path.startswith(API_PREFIX):
+            return error_response(exc)
+        return error_page(request, exc)
+
+    async def on_login_required(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LoginRequired)
+        return _login_redirect(request, exc)
+
+    app.add_exception_handler(DealflowError, on_error)
+    app.add_exception_handler(LoginRequired, on_login_required)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for router in ROUTERS:
+        app.include_router(router, include_in_schema=False)
