@@ -14,15 +14,18 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, literal, select, union_all
 
+from dealflow.analytics import funnel
 from dealflow.analytics.metrics import Metrics, MetricSet, compute_metrics
 from dealflow.analytics.percentiles import percentiles
 from dealflow.analytics.periods import Period, parse_period
+from dealflow.analytics.scope import Scope
 from dealflow.domain import commands as cmds
 from dealflow.errors import InvalidInput, NotFound
 from dealflow.process.loading import load_template
 from dealflow.process.models import Process
 from dealflow.services import deals as sd
 from dealflow.services import workspace as ws
+from dealflow.services.lookups import load_process
 from dealflow.store import queries
 from dealflow.store.unit_of_work import UnitOfWork
 
@@ -578,6 +581,31 @@ def test_filters_keep_only_matching_deals(history: History, engine: Engine) -> N
     assert found.filters == {"product": "addon"}
     check(run(engine, history, filters={"team": "west"}), expect(history, now, keep=by_team("west")))
     check(run(engine, history, filters={"owner": "ben"}), expect(history, now, keep=by_owner("ben")))
+
+
+@pytest.mark.parametrize(
+    ("by", "period", "filters"),
+    [
+        (None, None, {}),
+        ("owner", None, {}),
+        ("team", None, {}),
+        ("stage", "2026-Q1", {}),
+        ("segment", "2026-03", {}),
+        (None, "2026-Q2", {"team": "east"}),
+    ],
+)
+def test_the_funnel_from_stage_masks_counts_what_grouping_each_deal_and_stage_counts(
+    history: History, engine: Engine, by: str | None, period: str | None, filters: dict[str, str]
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("stage masks are how PostgreSQL counts the funnel")
+    with engine.connect() as connection:
+        process = load_process(connection, key="metered")
+        chosen = parse_period(period) if period else None
+        scope = Scope(process=process, period=chosen, now=history.clock.now, filters=filters, by=by)
+        by_masks, by_pairs = funnel._by_masks(connection, scope), funnel._by_pairs(connection, scope)
+    assert by_masks == by_pairs
+    assert any(entered for stages in by_masks.values() for entered, *_ in stages.values())
 
 
 def test_bad_input_is_refused_with_the_field_named(history: History, engine: Engine) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy import Connection, func, select
 
 from dealflow.analytics.outcomes import deal_rows
 from dealflow.analytics.scope import Scope
@@ -45,35 +45,40 @@ class FollowUp(BaseModel):
 
 
 def measure_follow_up(connection: Connection, scope: Scope) -> dict[Any, FollowUp]:
-    """The follow-up depth of each slice."""
+    """The follow-up depth of each slice.
+
+    Touches are counted per deal from the activities first, so that the deals in scope are read
+    once, not grouped one by one."""
     d, a = t.deals, t.activities
-    source, conditions, key = scope.frame(d, deal_rows(scope))
-    touched = and_(a.c.deal_id == d.c.id, a.c.kind.in_(TOUCHES), a.c.at <= d.c.closed_at)
-    per_deal = (
-        select(key.label("k"), d.c.status, func.count(a.c.seq).label("n"))
-        .select_from(source.outerjoin(a, touched))
-        .where(
-            d.c.process == scope.process.key,
-            d.c.status.in_(("lost", "disqualified")),
-            scope.within(d.c.closed_at),
-            *conditions,
-        )
-        .group_by(*scope.groups(key), d.c.id, d.c.status)
-        .subquery("per_deal")
+    ended = (d.c.process == scope.process.key, d.c.status.in_(("lost", "disqualified")), scope.within(d.c.closed_at))
+    closing = t.deals.alias("closing_deal")
+    touches = (
+        select(a.c.deal_id, func.count().label("n"))
+        .select_from(a.join(closing, closing.c.id == a.c.deal_id))
+        .where(a.c.kind.in_(TOUCHES), a.c.at <= closing.c.closed_at, closing.c.status.in_(("lost", "disqualified")))
+        .group_by(a.c.deal_id)
+        .subquery("touches")
     )
-    query = select(
-        per_deal.c.k,
-        per_deal.c.status,
-        func.count(),
-        func.sum(per_deal.c.n),
-        func.sum(case((per_deal.c.n >= ENOUGH, 1), else_=0)),
-    ).group_by(per_deal.c.k, per_deal.c.status)
+    source, conditions, key = scope.frame(d, deal_rows(scope))
+    each = func.coalesce(touches.c.n, 0)
+    query = (
+        select(
+            key.label("k"),
+            d.c.status,
+            func.count(),
+            func.coalesce(func.sum(touches.c.n), 0),
+            func.count().filter(each >= ENOUGH),
+        )
+        .select_from(source.outerjoin(touches, touches.c.deal_id == d.c.id))
+        .where(*ended, *conditions)
+        .group_by(*scope.groups(key), d.c.status)
+    )
     depths: dict[Any, dict[str, Depth]] = {}
-    for k, status, deals, touches, enough in connection.execute(query):
+    for k, status, deals, touched, enough in connection.execute(query):
         depths.setdefault(k, {})[status] = Depth(
             deals=int(deals),
-            touches=int(touches),
-            touches_per_deal=int(touches) / int(deals),
+            touches=int(touched),
+            touches_per_deal=int(touched) / int(deals),
             five_or_more=int(enough),
             share_five_or_more=int(enough) / int(deals),
         )

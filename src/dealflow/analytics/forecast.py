@@ -105,33 +105,74 @@ def won_amount(history: History, start: float, end: float, *, deals: Ints | None
     return float(history.amount[chosen][hit].sum())
 
 
-def landmark(history: History, at: float, stays: Ints, age: float) -> tuple[Floats, Ints]:
-    """Time from each stay's landmark (``entered + age``) to its deal's ending, and its kind.
+@dataclass(frozen=True)
+class Samples:
+    """Stays as landmark samples: when each entered and left its stage, when its deal's ending was
+    seen (``at`` when it had not ended by then), how it ended (WON, ENDED, CENSORED), and its stage."""
+
+    entered: Floats
+    left: Floats
+    ends: Floats
+    kinds: Ints
+    stage: Ints
+
+    def subset(self, chosen: Bools) -> Samples:
+        """The samples where ``chosen`` is true, in the same order."""
+        return Samples(
+            self.entered[chosen], self.left[chosen], self.ends[chosen], self.kinds[chosen], self.stage[chosen]
+        )
+
+
+def samples(history: History, at: float, stays: Ints, *, ordered: bool = False) -> Samples:
+    """The ``stays`` as samples known at ``at``; with ``ordered``, by time from entry to the ending
+    seen, the order of their landmark times at every age (so :func:`win_incidence` need not sort)."""
+    deals = history.stay_deal[stays]
+    closed = history.closed[deals]
+    known = closed <= at
+    found = Samples(
+        entered=history.entered[stays],
+        left=history.left[stays],
+        ends=np.where(known, closed, at),
+        kinds=np.where(known, np.where(history.won[deals], WON, ENDED), CENSORED).astype(np.int64),
+        stage=history.stay_stage[stays],
+    )
+    if not ordered:
+        return found
+    order = np.argsort(found.ends - found.entered)
+    return Samples(found.entered[order], found.left[order], found.ends[order], found.kinds[order], found.stage[order])
+
+
+def landmark_of(found: Samples, at: float, age: float) -> tuple[Floats, Ints]:
+    """Time from each sample's landmark (``entered + age``) to its ending, and its kind.
 
     Only stays still in their stage at that age, reached before ``at``, are samples; endings
     after ``at`` are not known yet, so those samples are censored at ``at``."""
-    marks = history.entered[stays] + age
-    kept = (marks < at) & (marks < history.left[stays])
-    marks = marks[kept]
-    deals = history.stay_deal[stays][kept]
-    closed = history.closed[deals]
-    known = closed <= at
-    times = np.where(known, closed, at) - marks
-    kinds = np.where(known, np.where(history.won[deals], WON, ENDED), CENSORED).astype(np.int64)
-    return times, kinds
+    marks = found.entered + age
+    kept = (marks < at) & (marks < found.left)
+    return found.ends[kept] - marks[kept], found.kinds[kept]
+
+
+def landmark(history: History, at: float, stays: Ints, age: float) -> tuple[Floats, Ints]:
+    """:func:`landmark_of` the ``stays`` of ``history``."""
+    return landmark_of(samples(history, at, stays), at, age)
 
 
 def win_incidence(times: Floats, kinds: Ints, window: Window) -> tuple[float, int]:
     """Aalen-Johansen probability of a win within the window, and the samples that inform it.
 
-    A sample informs it when it ended before the window closed or was observed past its end."""
+    A sample informs it when it ended before the window closed or was observed past its end.
+    Samples already in time order (as :func:`fit` passes them) are not sorted again."""
     if times.size == 0:
         return float("nan"), 0
     informed = int(np.count_nonzero(((kinds != CENSORED) & (times < window.end)) | (times >= window.end)))
-    moments, slot = np.unique(times, return_inverse=True)
-    wins = np.bincount(slot, weights=(kinds == WON).astype(float), minlength=moments.size)
-    endings = np.bincount(slot, weights=(kinds != CENSORED).astype(float), minlength=moments.size)
-    leaving = np.bincount(slot, minlength=moments.size).astype(float)
+    if np.any(times[1:] < times[:-1]):
+        order = np.argsort(times)
+        times, kinds = times[order], kinds[order]
+    first = np.flatnonzero(np.concatenate(([True], times[1:] != times[:-1])))
+    moments = times[first]
+    wins = np.add.reduceat((kinds == WON).astype(float), first)
+    endings = np.add.reduceat((kinds != CENSORED).astype(float), first)
+    leaving = np.diff(np.append(first, times.size)).astype(float)
     at_risk = times.size - np.concatenate(([0.0], np.cumsum(leaving)[:-1]))
     still_open = np.concatenate(([1.0], np.cumprod(1.0 - endings / at_risk)[:-1]))
     increments = still_open * wins / at_risk
@@ -178,7 +219,7 @@ class WinModel:
     def probability(self, stage: Ints, age: Floats) -> Floats:
         """The probability for deals in ``stage`` aged ``age`` seconds in it."""
         found = np.empty(stage.shape, dtype=float)
-        for code in np.unique(stage):
+        for code in np.flatnonzero(np.bincount(stage)):
             chosen = stage == code
             rows = [b for b in self.buckets if b.stage == code]
             edges = np.array([b.age for b in rows])
@@ -189,25 +230,25 @@ class WinModel:
 
 def fit(history: History, at: float, window: Window, *, weight: float = PRIOR_WEIGHT) -> WinModel:
     """The win model as of ``at``: every stage's age buckets, from history known at ``at`` only."""
-    began = np.flatnonzero(history.entered < at).astype(np.int64)
-    raw, informed = win_incidence(*landmark(history, at, began, 0.0), window)
+    began = samples(history, at, np.flatnonzero(history.entered < at).astype(np.int64), ordered=True)
+    raw, informed = win_incidence(*landmark_of(began, at, 0.0), window)
     pooled = 0.0 if informed == 0 else raw
     rates = np.full(len(history.stages), pooled)
     buckets: list[Bucket] = []
     for code in range(len(history.stages)):
-        stays = began[history.stay_stage[began] == code]
-        observed, samples = win_incidence(*landmark(history, at, stays, 0.0), window)
-        rates[code] = shrink(observed, samples, pooled, weight)
-        reached = np.minimum(history.left[stays], at) - history.entered[stays]
+        stays = began.subset(began.stage == code)
+        observed, informed = win_incidence(*landmark_of(stays, at, 0.0), window)
+        rates[code] = shrink(observed, informed, pooled, weight)
+        reached = np.minimum(stays.left, at) - stays.entered
         parent = float(rates[code])
-        buckets.append(Bucket(code, 0.0, samples, observed, parent))  # the landmark at age 0: the stage itself
+        buckets.append(Bucket(code, 0.0, informed, observed, parent))  # the landmark at age 0: the stage itself
         for edge in age_edges(reached)[1:]:
-            times, kinds = landmark(history, at, stays, float(edge))
+            times, kinds = landmark_of(stays, at, float(edge))
             if times.size == 0:
                 break
-            observed, samples = win_incidence(times, kinds, window)
-            parent = shrink(observed, samples, parent, weight)
-            buckets.append(Bucket(code, float(edge), samples, observed, parent))
+            observed, informed = win_incidence(times, kinds, window)
+            parent = shrink(observed, informed, parent, weight)
+            buckets.append(Bucket(code, float(edge), informed, observed, parent))
     return WinModel(window=window, pooled=pooled, stage_rates=rates, buckets=tuple(buckets))
 
 
@@ -216,9 +257,15 @@ def naive_rates(history: History, at: float) -> Floats:
     when a stage has none)."""
     began = history.entered < at
     closed = history.closed[history.stay_deal] <= at
-    pairs = np.unique(np.stack([history.stay_stage[began & closed], history.stay_deal[began & closed]]), axis=1)
+    chosen = began & closed
+    deals = history.closed.size
+    # Each (stage, deal) pair once, as one integer: a deal in a stage twice counts once. Sorted
+    # by hand: np.unique of integers uses a hash table (numpy 2.3+), far slower for millions of keys.
+    pairs = np.sort(history.stay_stage[chosen] * deals + history.stay_deal[chosen])
+    pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
+    stage, deal = np.divmod(pairs, deals)
     ended = history.closed <= at
     pooled = float(history.won[ended].mean()) if ended.any() else 0.0
-    totals = np.bincount(pairs[0], minlength=len(history.stages))
-    wins = np.bincount(pairs[0], weights=history.won[pairs[1]].astype(float), minlength=len(history.stages))
+    totals = np.bincount(stage, minlength=len(history.stages))
+    wins = np.bincount(stage, weights=history.won[deal].astype(float), minlength=len(history.stages))
     return np.where(totals > 0, wins / np.maximum(totals, 1), pooled)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, select
 
-from dealflow.analytics.forecast import Floats, History
+from dealflow.analytics.forecast import Floats, History, Ints
 from dealflow.services.lookups import load_process
 from dealflow.store import tables as t
 
@@ -42,6 +42,17 @@ class Calls:
         """The probability the rep had called by ``moment``, if known."""
         value = float(self.probability[deal])
         return value if self.probability_at[deal] <= moment and not np.isnan(value) else None
+
+    def categories_as_of(self, deals: Ints, moment: float) -> list[str | None]:
+        """:meth:`category_as_of` of each of ``deals``."""
+        known = (self.category_at[deals] <= moment).tolist()
+        return [self.category[d] if k else None for d, k in zip(deals.tolist(), known, strict=True)]
+
+    def probabilities_as_of(self, deals: Ints, moment: float) -> list[float | None]:
+        """:meth:`probability_as_of` of each of ``deals``."""
+        values = self.probability[deals]
+        known = ((self.probability_at[deals] <= moment) & ~np.isnan(values)).tolist()
+        return [v if k else None for v, k in zip(values.tolist(), known, strict=True)]
 
 
 def _seconds(moment: datetime | None) -> float:
@@ -103,7 +114,7 @@ def _deal_rows(connection: Connection, process: str | None) -> list[Any]:
     ).order_by(d.c.id)
     if process is not None:
         query = query.where(d.c.process == process)
-    return list(connection.execute(query))
+    return list(connection.execute(query).all())
 
 
 def _visit_rows(connection: Connection, process: str | None) -> list[Any]:
@@ -111,18 +122,19 @@ def _visit_rows(connection: Connection, process: str | None) -> list[Any]:
     query = select(v.c.deal_id, v.c.process, v.c.stage, v.c.owner, v.c.entered_at, v.c.left_at)
     if process is not None:
         query = query.where(v.c.process == process)
-    return list(connection.execute(query))
+    return list(connection.execute(query).all())
 
 
 def load_history(connection: Connection, *, process: str | None = None) -> tuple[History, Calls]:
     """Every deal's sales-stage stays and ending (of one process, or all), and the reps' calls."""
     deals = _deal_rows(connection, process)
     index = {row.id: i for i, row in enumerate(deals)}
-    closed = np.array([_seconds(row.closed_at) for row in deals], dtype=float)
+    ends = [_seconds(row.closed_at) for row in deals]
+    closed = np.array(ends, dtype=float)
     stays = [
-        (index[row.deal_id], row.process, row.stage, row.owner, row.entered_at.timestamp(), row.left_at.timestamp())
-        for row in _visit_rows(connection, process)
-        if row.deal_id in index and row.entered_at.timestamp() < closed[index[row.deal_id]]
+        (i, key, stage, owner, entered, left_at.timestamp())
+        for deal_id, key, stage, owner, entered_at, left_at in _visit_rows(connection, process)
+        if (i := index.get(deal_id)) is not None and (entered := entered_at.timestamp()) < ends[i]
     ]
     stays += [
         (i, row.process, row.stage, row.owner, row.stage_entered_at.timestamp(), float("inf"))

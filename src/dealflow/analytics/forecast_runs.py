@@ -267,29 +267,44 @@ def _deals(run: Run, history: History, called: list[str | None], rep: list[float
     amounts = run.amounts(history)
     expected = amounts * run.probability
     order = np.lexsort((run.deals, -expected))
+    deals = run.deals[order].tolist()
+    has_amount = history.has_amount[run.deals[order]].tolist()
+    columns = zip(
+        order.tolist(),
+        deals,
+        run.stages[order].tolist(),
+        run.owners[order].tolist(),
+        (run.age[order] / DAY).tolist(),
+        amounts[order].tolist(),
+        has_amount,
+        run.probability[order].tolist(),
+        expected[order].tolist(),
+        run.naive[order].tolist(),
+        strict=True,
+    )
     return [
         DealForecast(
-            deal_id=history.deal_ids[run.deals[i]],
-            title=history.titles[run.deals[i]],
-            stage=history.stages[run.stages[i]],
-            owner=history.owners[run.owners[i]],
-            days_in_stage=round(float(run.age[i]) / DAY, 2),
-            amount=float(amounts[i]) if history.has_amount[run.deals[i]] else None,
-            probability=round(float(run.probability[i]), 4),
-            expected=round(float(expected[i]), 2),
-            naive_probability=round(float(run.naive[i]), 4),
+            deal_id=history.deal_ids[deal],
+            title=history.titles[deal],
+            stage=history.stages[stage],
+            owner=history.owners[owner],
+            days_in_stage=round(days, 2),
+            amount=amount if known else None,
+            probability=round(probability, 4),
+            expected=round(value, 2),
+            naive_probability=round(naive, 4),
             forecast_category=called[i],
             rep_probability=rep[i],
         )
-        for i in order
+        for i, deal, stage, owner, days, amount, known, probability, value, naive in columns
     ]
 
 
 def report(run: Run, history: History, calls: Calls, *, process: str | None) -> Forecast:
     """The forecast of a run, ready to print or serialise."""
     at = run.as_of.timestamp()
-    called = [calls.category_as_of(int(d), at) for d in run.deals]
-    rep = [calls.probability_as_of(int(d), at) for d in run.deals]
+    called = calls.categories_as_of(run.deals, at)
+    rep = calls.probabilities_as_of(run.deals, at)
     amounts = run.amounts(history)
     commit, best_case = views(run, history, called)
     return Forecast(

@@ -12,13 +12,14 @@ the same passes as an unsliced one, plus one unsliced run for the totals.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, text
 
 from dealflow.analytics.follow_up import FollowUp, measure_follow_up
 from dealflow.analytics.funnel import StageConversion, funnel_of, measure_funnel
@@ -34,6 +35,9 @@ from dealflow.services.lookups import load_process
 from dealflow.store import queries
 from dealflow.store.tables import deals
 
+# Per sort or hash table of a PostgreSQL metrics run: a million deals fold into groups that the
+# default 4 MB would spill to disk.
+WORK_MEM = "64MB"
 TIME_IN_STAGE_BASIS = "finished stays only (stage_visits); the stay a deal is in now is not counted"
 
 
@@ -123,12 +127,13 @@ def compute_metrics(
     chosen = pick_process(connection, process)
     given = {name: value for name, value in filters.items() if value is not None}
     scope = Scope(process=chosen, period=period, now=now, filters=given, by=slice_by)
-    totals = _measure(connection, scope.unsliced(), target).get(None) or _empty(scope, target)
     slices = []
-    if scope.sliced:
-        found = _measure(connection, scope, target)
-        for value in sorted(found, key=lambda v: (v is None, str(v))):
-            slices.append(Slice(value=None if value is None else str(value), **_fields(found[value])))
+    with _memory_for_aggregates(connection):
+        totals = _measure(connection, scope.unsliced(), target).get(None) or _empty(scope, target)
+        if scope.sliced:
+            found = _measure(connection, scope, target)
+            for value in sorted(found, key=lambda v: (v is None, str(v))):
+                slices.append(Slice(value=None if value is None else str(value), **_fields(found[value])))
     return Metrics(
         **_fields(totals),
         process=chosen.key,
@@ -140,6 +145,19 @@ def compute_metrics(
         target=target,
         slices=slices,
     )
+
+
+@contextmanager
+def _memory_for_aggregates(connection: Connection) -> Iterator[None]:
+    """On PostgreSQL, ``WORK_MEM`` for the queries of a metrics run, then the setting as it was
+    (``set_config`` local to the transaction, so nothing outlasts it)."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    before = connection.execute(text("SELECT current_setting('work_mem')")).scalar()
+    connection.execute(text("SELECT set_config('work_mem', :value, true)"), {"value": WORK_MEM})
+    yield
+    connection.execute(text("SELECT set_config('work_mem', :value, true)"), {"value": before})
 
 
 def _fields(found: MetricSet) -> dict[str, Any]:

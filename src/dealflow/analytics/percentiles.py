@@ -32,6 +32,16 @@ def percentiles(connection: Connection, rows: Select[Any], quantiles: Sequence[f
     return _ranked(connection, rows, quantiles)
 
 
+def within_groups(
+    connection: Connection, x: ColumnElement[Any], quantiles: Sequence[float]
+) -> list[ColumnElement[Any]]:
+    """The ``quantiles`` of ``x`` as aggregates to add to a grouped query, on PostgreSQL: the
+    percentiles then cost no pass of their own. Empty elsewhere (use :func:`percentiles`)."""
+    if connection.dialect.name != "postgresql":
+        return []
+    return [func.percentile_cont(q).within_group(x) for q in quantiles]
+
+
 def _ordered_set(connection: Connection, rows: Select[Any], quantiles: Sequence[float]) -> dict[Group, list[float]]:
     source = rows.subquery()
     found = [func.percentile_cont(q).within_group(source.c.x) for q in quantiles]

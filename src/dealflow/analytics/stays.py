@@ -1,6 +1,7 @@
 """What the finished stage stays say: time in stage, service-level breaches, and how deals moved
 (skips, backward moves, handoffs sent back, overrides), read in one grouped pass over
-``stage_visits`` plus one for the percentiles of time in stage.
+``stage_visits`` (on PostgreSQL the percentiles of time in stage come from the same pass, on an
+index that keeps each stage's stays in order of duration; elsewhere from a pass of their own).
 
 A stay counts in the period when it *ended* in it (``left_at``). The stay a deal is in now is not
 finished and never counts in time in stage; it counts only in "open deals past the SLA".
@@ -14,12 +15,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import ColumnElement, Connection, case, false, func, or_, select
 
-from dealflow.analytics.percentiles import percentiles
+from dealflow.analytics.percentiles import percentiles, within_groups
 from dealflow.analytics.scope import Rows, Scope
 from dealflow.store import tables as t
 
 DAY = 86_400.0
 MOVES = ("forward", "skip", "backward", "returned")
+QUANTILES = (0.5, 0.8)
 _TALLIES = ("forward", "skip", "backward", "returned", "won", "lost", "disqualified")
 
 
@@ -76,29 +78,33 @@ def measure_stays(connection: Connection, scope: Scope) -> dict[Any, StageFigure
     limits = _sla_seconds(scope)
     limit = case(limits, value=v.c.stage, else_=None) if limits else None
     breached = v.c.seconds > limit if limit is not None else false()
-    tallies = [func.sum(case((v.c.exit == name, 1), else_=0)) for name in _TALLIES]
+    tallies = [func.count().filter(v.c.exit == name) for name in _TALLIES]
+    spread_columns = within_groups(connection, v.c.seconds, QUANTILES)
+    where = [v.c.process == scope.process.key, scope.within(v.c.left_at), *conditions]
     query = (
         select(
             key.label("k"),
             v.c.stage,
             func.count(),
-            func.sum(case((breached, 1), else_=0)),
-            func.sum(case((v.c.overridden, 1), else_=0)),
+            func.count().filter(breached),
+            func.count().filter(v.c.overridden),
             *tallies,
+            *spread_columns,
         )
         .select_from(source)
-        .where(v.c.process == scope.process.key, scope.within(v.c.left_at), *conditions)
+        .where(*where)
         .group_by(*scope.groups(key), v.c.stage)
     )
-    rows = (
-        select(key.label("k"), v.c.stage.label("g"), v.c.seconds.label("x"))
-        .select_from(source)
-        .where(v.c.process == scope.process.key, scope.within(v.c.left_at), *conditions)
-    )
-    spread = percentiles(connection, rows, (0.5, 0.8))
     stays: dict[Any, dict[str, tuple[int, ...]]] = {}
-    for k, stage, *counts in connection.execute(query):
-        stays.setdefault(k, {})[stage] = tuple(int(c or 0) for c in counts)
+    spread: dict[tuple[Any, Any], list[float]] = {}
+    for k, stage, *figures in connection.execute(query):
+        counts = figures[: len(figures) - len(spread_columns)]
+        stays.setdefault(k, {})[stage] = tuple(int(c) for c in counts)
+        if spread_columns:
+            spread[(k, stage)] = [float(x) for x in figures[len(counts) :]]
+    if not spread_columns:
+        rows = select(key.label("k"), v.c.stage.label("g"), v.c.seconds.label("x")).select_from(source).where(*where)
+        spread = percentiles(connection, rows, QUANTILES)
     late = _open_past_sla(connection, scope)
     keys = set(stays) | set(late)
     return {k: _figures(scope, stays.get(k, {}), spread, late.get(k, {}), k) for k in keys}
