@@ -15,6 +15,7 @@ from dealflow.domain.moves import move_deal as decide_move
 from dealflow.errors import Conflict, GateRefused, InvalidInput, NotFound
 from dealflow.process.loading import load_template
 from dealflow.services import deals as sd
+from dealflow.services import workspace as ws
 from dealflow.services.lookups import load_actor
 from dealflow.store import queries
 from dealflow.store import tables as t
@@ -100,6 +101,8 @@ def test_rebuild_reproduces_the_state_tables_exactly(team: Factory, clock: Clock
     with team() as uow:
         handoff = queries.list_handoffs(uow.connection)[0]
         sd.return_handoff(uow=uow, actor_id=handoff.to_owner, handoff_id=handoff.id, reason="No pain captured")
+    with team() as uow:  # a user's change is an event too, replayed like the rest
+        ws.change_user(uow=uow, user_id="ada", changes={"roles": ["ae"], "team": "west"})
     with engine.connect() as connection:
         before = dump(connection)
     with UnitOfWork(engine) as uow:
@@ -110,6 +113,7 @@ def test_rebuild_reproduces_the_state_tables_exactly(team: Factory, clock: Clock
     assert after == before
     assert before["handoffs"][0]["status"] == "returned"
     assert before["deals"][0]["stage"] == "qualification"
+    assert {(u["id"], u["team"]) for u in before["users"]} >= {("ada", "west")}
 
 
 def test_two_changes_to_one_deal_from_the_same_version_one_wins(team: Factory, clock: Clock, engine: Engine) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from dealflow.errors import InvalidInput
@@ -34,11 +35,26 @@ ISO = "ISO 8601"
 
 @dataclass
 class Table:
-    """The rows of a CSV file as dictionaries keyed by its header, with their line numbers."""
+    """The rows of a CSV file, as lists of values in header order (``records``) or as dictionaries
+    keyed by the header (``rows``), with their line numbers. A row may hold fewer values than the
+    header has columns."""
 
     name: str
     header: list[str]
-    rows: list[dict[str, str]]
+    records: list[list[str]]
+
+    @cached_property
+    def rows(self) -> list[dict[str, str]]:
+        """Each row as a dictionary of the columns it has a value for."""
+        header = self.header
+        return [dict(zip(header, values, strict=False)) for values in self.records]
+
+    def column(self, name: str) -> list[str]:
+        """The values of column ``name`` in row order ('' where a row is short or the column is missing)."""
+        if name not in self.header:
+            return [""] * len(self.records)
+        at = self.header.index(name)
+        return [values[at] if at < len(values) else "" for values in self.records]
 
     def line(self, index: int) -> int:
         """The file line of row ``index`` (the header is line 1)."""
@@ -114,19 +130,20 @@ def parse_table(text: str, *, name: str) -> Table:
     if len(set(header)) != len(header):
         repeated = sorted({h for h in header if header.count(h) > 1})
         raise InvalidInput(f"{name}: repeated column names {', '.join(repeated)}", field="file")
-    rows: list[dict[str, str]] = []
+    records: list[list[str]] = []
+    width = len(header)
+    strip = str.strip
     try:
         for values in reader:
-            if not any(v.strip() for v in values):
+            stripped = list(map(strip, values))
+            if not any(stripped):
                 continue
-            if len(values) > len(header):
-                raise InvalidInput(
-                    f"{name}:{reader.line_num}: {len(values)} values for {len(header)} columns", field="file"
-                )
-            rows.append(dict(zip(header, (v.strip() for v in values), strict=False)))
+            if len(stripped) > width:
+                raise InvalidInput(f"{name}:{reader.line_num}: {len(values)} values for {width} columns", field="file")
+            records.append(stripped)
     except csv.Error as exc:
         raise InvalidInput(f"{name}:{reader.line_num}: not valid CSV ({exc})", field="file") from None
-    return Table(name, header, rows)
+    return Table(name, header, records)
 
 
 def _parse_iso(value: str) -> datetime:
@@ -134,7 +151,10 @@ def _parse_iso(value: str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _parser(fmt: str):  # type: ignore[no-untyped-def]
+Parser = Callable[[str], datetime]
+
+
+def _parser(fmt: str) -> Parser:
     if fmt == ISO:
         return _parse_iso
     return lambda value: datetime.strptime(value, fmt).replace(tzinfo=UTC)
@@ -146,15 +166,27 @@ class DateColumn:
 
     column: str
     format: str
+    repeats: bool = False  # few distinct values (dates without a time): parse each once
+    # Each row's moment, kept when finding the format meant reading them all.
+    moments: list[datetime | None] | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def _read(self) -> Parser:
+        parse = _parser(self.format)
+        return lru_cache(maxsize=1 << 16)(parse) if self.repeats else parse
 
     def parse(self, value: str) -> datetime | None:
         """The moment in UTC (dates without time are midnight UTC); None for an empty or invalid value."""
         if not value:
             return None
         try:
-            return _parser(self.format)(value)  # type: ignore[no-any-return]
+            return self._read(value)
         except ValueError:
             return None
+
+    def moment(self, index: int, value: str) -> datetime | None:
+        """What :meth:`parse` gives for ``value``, the column's value in row ``index``."""
+        return self.parse(value) if self.moments is None else self.moments[index]
 
 
 def _reads_all(fmt: str, values: Iterable[str]) -> bool:
@@ -167,21 +199,58 @@ def _reads_all(fmt: str, values: Iterable[str]) -> bool:
     return True
 
 
+def _iso_column(table: Table, column: str, values: list[str]) -> DateColumn:
+    """``column`` read as ISO 8601 (the only format its sample is in), each row's moment kept. A value
+    ISO 8601 does not read is left to the adapter, unless another format reads it: then the column
+    mixes formats and the file is refused."""
+    moments: list[datetime | None] = []
+    for i, value in enumerate(values):
+        if not value:
+            moments.append(None)
+            continue
+        try:
+            moments.append(_parse_iso(value))
+        except ValueError:
+            if any(_reads(fmt, value) for fmt in DATE_FORMATS):
+                first = next(v for v in values if v and _reads(ISO, v))
+                raise InvalidInput(
+                    f"{table.name}:{table.line(i)}: column {column!r} mixes date formats ({first!r} and {value!r}): "
+                    "export the dates in one format",
+                    field="file",
+                ) from None
+            moments.append(None)
+    return DateColumn(column, ISO, moments=moments)
+
+
+def _first_rows(values: list[str]) -> dict[str, int]:
+    """Each distinct non-empty value with the index of the first row holding it, in row order."""
+    first: dict[str, int] = {}
+    for i, value in enumerate(values):
+        if value and value not in first:
+            first[value] = i
+    return first
+
+
 def date_column(table: Table, column: str, *, forced: str | None = None) -> DateColumn:
     """Find the one date format of ``column``; refuse a column that mixes formats or is ambiguous.
 
-    Formats are first tried on a sample, then the candidates on every value. A value no format
-    reads (such as 2017-02-30) is left to the adapter to report; a value that another format
+    Formats are first tried on a sample, then the candidates on every distinct value. A value no
+    format reads (such as 2017-02-30) is left to the adapter to report; a value that another format
     reads is a second format in the same column, and the whole file is refused."""
     if forced is not None:
         return DateColumn(column, forced)
-    filled = [(i, v) for i, row in enumerate(table.rows) if (v := row.get(column, ""))]
+    column_values = table.column(column)
+    filled = [v for v in column_values if v]
     if not filled:
         return DateColumn(column, ISO)
-    values = [v for _, v in filled]
-    sample = values[:: max(1, len(values) // 500)][:500]
+    sample = filled[:: max(1, len(filled) // 500)][:500]
     formats = (ISO, *DATE_FORMATS)
     candidates = [fmt for fmt in formats if _reads_all(fmt, sample)]
+    if candidates == [ISO]:
+        return _iso_column(table, column, column_values)
+    first_row = _first_rows(column_values)
+    values = list(first_row)
+    repeats = len(values) * 2 <= len(filled)
     complete = [fmt for fmt in candidates if _reads_all(fmt, values)]
     if len(complete) > 1 and ISO not in complete:
         raise InvalidInput(
@@ -190,19 +259,19 @@ def date_column(table: Table, column: str, *, forced: str | None = None) -> Date
             field="file",
         )
     if complete:
-        return DateColumn(column, complete[0])
+        return DateColumn(column, complete[0], repeats)
     # No format reads every value: take the one that reads most of the sample, then explain the rest.
     counts = [(sum(_reads(fmt, v) for v in sample), fmt) for fmt in formats]
     best_count, chosen = max(counts, key=lambda pair: pair[0])
     if best_count == 0:
-        i, value = filled[0]
+        value, i = next(iter(first_row.items()))
         raise InvalidInput(
             f"{table.name}:{table.line(i)}: column {column!r} holds {value[:30]!r}, not a date in a known format "
             "(use YYYY-MM-DD, or give --date-format)",
             field="file",
         )
     parse = _parser(chosen)
-    for i, value in filled:
+    for value, i in first_row.items():
         try:
             parse(value)
         except ValueError:
@@ -213,7 +282,7 @@ def date_column(table: Table, column: str, *, forced: str | None = None) -> Date
                     "export the dates in one format",
                     field="file",
                 ) from None
-    return DateColumn(column, chosen)
+    return DateColumn(column, chosen, repeats)
 
 
 def _reads(fmt: str, value: str) -> bool:

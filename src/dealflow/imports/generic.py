@@ -8,6 +8,8 @@ Columns: ``deal_id``, ``stage``, ``timestamp`` (required); ``owner``, ``amount``
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 from dealflow.imports.csvfiles import DateColumn, Table, as_date, date_column, parse_amount, read_table
@@ -31,64 +33,108 @@ def histories_from_event_log(table: Table, *, report: ImportReport, date_format:
     close: DateColumn | None = (
         date_column(table, "close_date", forced=date_format) if "close_date" in table.header else None
     )
+    columns = _Columns(table.header)
+    records = _padded(table.records, len(table.header))
     rows_of: dict[str, list[int]] = defaultdict(list)
-    for i, row in enumerate(table.rows):
-        ref = row["deal_id"]
+    ref_at = columns.deal_id
+    for i, values in enumerate(records):
+        ref = values[ref_at]
         if not ref:
             report.add("missing_id", "row without a deal_id; skipped", row=table.line(i))
             continue
         rows_of[ref].append(i)
     histories = []
     for ref, indexes in rows_of.items():
-        history = _history(table, ref, indexes, when, close, report)
+        history = _history(table, records, columns, ref, indexes, when, close, report)
         if history is not None:
             histories.append(history)
-    report.rows = len(table.rows)
-    return Source(histories, len(table.rows), prefix="EV", process_key="imported", process_name="Imported pipeline")
+    report.rows = len(table.records)
+    return Source(histories, len(table.records), prefix="EV", process_key="imported", process_name="Imported pipeline")
+
+
+def _padded(records: list[list[str]], width: int) -> list[list[str]]:
+    """The records with short rows filled up with empty values, so every column can be indexed."""
+    if all(len(values) == width for values in records):
+        return records
+    return [values + [""] * (width - len(values)) for values in records]
+
+
+class _Columns:
+    """Where each column of the event log sits in a row (optional columns the file lacks are left out)."""
+
+    def __init__(self, header: list[str]) -> None:
+        at = {name: i for i, name in enumerate(header)}
+        self.deal_id, self.stage, self.timestamp = at["deal_id"], at["stage"], at["timestamp"]
+        self.amount, self.reason, self.close_date = at.get("amount"), at.get("reason"), at.get("close_date")
+        self.title = at.get("title")
+        # Taken from every row that names them: the latest one wins.
+        self.described = [(key, at[key]) for key in ("owner", "team", "account", "title") if key in at]
+        self.dimensions = [(key, at[key]) for key in DIMENSIONS if key in at]
 
 
 def _history(
-    table: Table, ref: str, indexes: list[int], when: DateColumn, close: DateColumn | None, report: ImportReport
+    table: Table,
+    records: list[list[str]],
+    columns: _Columns,
+    ref: str,
+    indexes: list[int],
+    when: DateColumn,
+    close: DateColumn | None,
+    report: ImportReport,
 ) -> DealHistory | None:
-    first = table.rows[indexes[0]]
-    history = DealHistory(ref=ref, title=first.get("title") or ref, row=table.line(indexes[0]))
+    first = records[indexes[0]]
+    title = (first[columns.title] if columns.title is not None else "") or ref
+    history = DealHistory(ref=ref, title=title, row=table.line(indexes[0]))
+    entries = history.entries
     for i in indexes:
-        row = table.rows[i]
-        moment = when.parse(row["timestamp"])
+        row = records[i]
+        moment = when.moment(i, row[columns.timestamp])
         if moment is None:
             report.add(
                 "bad_date",
-                f"timestamp {row['timestamp']!r} is missing or impossible; row skipped",
+                f"timestamp {row[columns.timestamp]!r} is missing or impossible; row skipped",
                 row=table.line(i),
                 ref=ref,
             )
             continue
-        amount = parse_amount(row.get("amount", ""))
-        if row.get("amount") and amount is None:
-            report.add("bad_amount", f"amount {row['amount']!r} is not a number; ignored", row=table.line(i), ref=ref)
-        if amount is not None and amount < 0:
-            report.add("bad_amount", f"amount {amount} is negative; ignored", row=table.line(i), ref=ref)
-            amount = None
-        for key in ("owner", "team", "account", "title"):
-            if row.get(key):
-                setattr(history, key, row[key])
-        for key in DIMENSIONS:
-            if row.get(key):
-                history.fields[key] = row[key]
-        if close is not None and row.get("close_date"):
-            history.close_date = as_date(close.parse(row["close_date"]))
-        outcome = outcome_of(row["stage"])
+        raw_amount = row[columns.amount] if columns.amount is not None else ""
+        amount = _amount(raw_amount, table.line(i), ref, report) if raw_amount else None
+        for key, at in columns.described:
+            if value := row[at]:
+                setattr(history, key, value)
+        for name, at in columns.dimensions:
+            if value := row[at]:
+                history.fields[name] = value
+        if close is not None and columns.close_date is not None and (closing := row[columns.close_date]):
+            history.close_date = as_date(close.moment(i, closing))
+        stage = row[columns.stage]
+        outcome = outcome_of(stage)
         if outcome is not None:
             history.outcome, history.closed_at = outcome, moment
-            history.reason = row.get("reason") or None
+            history.reason = (row[columns.reason] if columns.reason is not None else "") or None
             if amount is not None:
                 history.closing_amount = amount
             continue
-        if not row["stage"]:
+        if not stage:
             report.add("missing_stage", "row without a stage; skipped", row=table.line(i), ref=ref)
             continue
-        history.entries.append(StageEntry(row["stage"], moment, amount))
-    history.entries.sort(key=lambda e: e.at)
-    if history.entries and history.entries[0].amount is not None:
-        history.amount = history.entries[0].amount
+        entries.append(StageEntry(stage, moment, amount))
+    entries.sort(key=_entered_at)
+    if entries and entries[0].amount is not None:
+        history.amount = entries[0].amount
     return history
+
+
+def _entered_at(entry: StageEntry) -> datetime:
+    return entry.at
+
+
+def _amount(raw: str, line: int, ref: str, report: ImportReport) -> Decimal | None:
+    """The row's amount; a value that is not a number, or is negative, is reported and ignored."""
+    amount = parse_amount(raw)
+    if amount is None:
+        report.add("bad_amount", f"amount {raw!r} is not a number; ignored", row=line, ref=ref)
+    elif amount < 0:
+        report.add("bad_amount", f"amount {amount} is negative; ignored", row=line, ref=ref)
+        return None
+    return amount

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from statistics import median
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Outcome = Literal["won", "lost", "disqualified"]
 
@@ -31,8 +31,7 @@ OUTCOME_NAMES: dict[str, Outcome] = {
 }
 
 
-@dataclass(frozen=True)
-class StageEntry:
+class StageEntry(NamedTuple):
     """The deal entered ``stage`` (the source's stage name) at ``at``."""
 
     stage: str

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from statistics import fmean
 from typing import Any
 
@@ -24,18 +25,22 @@ from dealflow.domain.deals import Deal
 from dealflow.domain.events import Event
 from dealflow.domain.fields import parse_field
 from dealflow.errors import InvalidInput
-from dealflow.imports.history import DealHistory, ImportReport, outcome_of, person_id, slug
+from dealflow.imports.history import DealHistory, ImportReport, StageEntry, outcome_of, person_id, slug
 from dealflow.process.loading import parse_process
 from dealflow.process.models import Process
 from dealflow.services.lookups import load_process
-from dealflow.store import queries
+from dealflow.store import bulk, queries
 from dealflow.store import tables as t
-from dealflow.store.event_log import record_deal_events, record_events, record_new_deals
+from dealflow.store.appender import NewDealAppender
+from dealflow.store.event_log import record_deal_events, record_events, record_first_events
+from dealflow.store.new_deals import NewDeal, Step
 from dealflow.store.unit_of_work import UnitOfWork
 
 IMPORTER = "import"
 BATCH = 2_000  # deals per multi-row insert
 _REF = re.compile(r"[^A-Za-z0-9._-]+")
+_FUTURE = timedelta(days=1)  # dates later than this past the import's clock are refused
+_UNPARSED = object()
 Progress = Callable[[int], None]
 
 
@@ -45,6 +50,17 @@ class Target:
 
     process: Process
     stages: dict[str, str]  # source stage name -> stage key
+
+    @cached_property
+    def positions(self) -> dict[str, int]:
+        """The place of each stage key in the process order."""
+        return {stage.key: i for i, stage in enumerate(self.process.stages)}
+
+    @cached_property
+    def parsed(self) -> dict[tuple[str, type, str], Any]:
+        """Field values already parsed for this process, by field name and raw value written out
+        (what parse_field reads of it; the same amounts and sources come back deal after deal)."""
+        return {}
 
 
 def deal_id(prefix: str, ref: str) -> str:
@@ -154,8 +170,7 @@ def ensure_people(
         roles = ["manager"] if name in managers else [role]
         data = {"name": name[:200], "roles": roles, "team": (teams.get(name) or None), "email": None}
         found.append(Event(ev.USER_ADDED, f"user:{user_id}", uow.clock(), IMPORTER, data))
-    for event in found:
-        record_events(uow, [event])
+    record_first_events(uow, found)
     report.users_added += len(found)
     return people
 
@@ -166,6 +181,7 @@ def ensure_accounts(uow: UnitOfWork, names: set[str], *, report: ImportReport) -
     existing = {row.name: row.id for row in connection.execute(select(t.accounts.c.id, t.accounts.c.name))}
     ids = set(existing.values())
     found: dict[str, str] = {}
+    created: list[Event] = []
     for name in sorted(names):
         if name in existing:
             found[name] = existing[name]
@@ -175,18 +191,23 @@ def ensure_accounts(uow: UnitOfWork, names: set[str], *, report: ImportReport) -
             account_id = f"{account_id[:60]}-{len(ids) % 1000}"
         ids.add(account_id)
         data = {"name": name[:200], "domain": None}
-        record_events(uow, [Event(ev.ACCOUNT_CREATED, f"account:{account_id}", uow.clock(), IMPORTER, data)])
+        created.append(Event(ev.ACCOUNT_CREATED, f"account:{account_id}", uow.clock(), IMPORTER, data))
         found[name] = account_id
-        report.accounts_added += 1
+    record_first_events(uow, created)
+    report.accounts_added += len(created)
     return found
 
 
-def _field(process: Process, name: str, raw: object, history: DealHistory, report: ImportReport) -> Any:
+def _field(target: Target, name: str, raw: object, history: DealHistory, report: ImportReport) -> Any:
+    key = (name, type(raw), str(raw))
+    if (value := target.parsed.get(key, _UNPARSED)) is not _UNPARSED:
+        return value
     try:
-        return parse_field(process, name, raw)
+        value = target.parsed[key] = parse_field(target.process, name, raw)
     except InvalidInput as exc:
         report.add("bad_value", f"{name}: {exc.message}; left out", row=history.row, ref=history.ref)
         return None
+    return value
 
 
 def history_events(
@@ -201,8 +222,23 @@ def history_events(
     report: ImportReport,
 ) -> list[Event] | None:
     """The events that tell ``history`` in dealflow's terms, or None (reported) when it cannot be told."""
-    process = target.process
-    entries = sorted(history.entries, key=lambda e: e.at)
+    steps = history_steps(history, target=target, owner=owner, account_id=account_id, fmt=fmt, now=now, report=report)
+    return None if steps is None else [Event(kind, stream, at, owner, data) for kind, at, data in steps]
+
+
+def history_steps(
+    history: DealHistory,
+    *,
+    target: Target,
+    owner: str,
+    account_id: str | None,
+    fmt: str,
+    now: datetime,
+    report: ImportReport,
+) -> list[Step] | None:
+    """What :func:`history_events` tells, as each event's type, time and data (all by ``owner``)."""
+    process, positions = target.process, target.positions
+    entries = sorted(history.entries, key=_entered_at)
     steps = [(target.stages.get(e.stage), e) for e in entries if outcome_of(e.stage) is None]
     missing = [e.stage for key, e in steps if key is None]
     if missing:
@@ -216,7 +252,8 @@ def history_events(
     if not steps:
         report.add("no_stage", "no working stage with a date; deal skipped", row=history.row, ref=history.ref)
         return None
-    if entries[-1].at > now + timedelta(days=1) or (history.closed_at and history.closed_at > now + timedelta(days=1)):
+    horizon = now + _FUTURE
+    if entries[-1].at > horizon or (history.closed_at and history.closed_at > horizon):
         report.add("future_date", "dated in the future; deal skipped", row=history.row, ref=history.ref)
         return None
     if history.closed_at is not None and history.closed_at < steps[-1][1].at:
@@ -229,12 +266,12 @@ def history_events(
         )
         return None
     provenance = {"format": fmt, "ref": history.ref}
-    fields: dict[str, Any] = {"title": _field(process, "title", history.title or history.ref, history, report)}
+    fields: dict[str, Any] = {"title": _field(target, "title", history.title or history.ref, history, report)}
     if history.amount is not None:
-        fields["amount"] = _field(process, "amount", history.amount, history, report)
+        fields["amount"] = _field(target, "amount", history.amount, history, report)
     for name, raw in history.fields.items():
         if raw and process.field_type(name) is not None:
-            fields[name] = _field(process, name, raw, history, report)
+            fields[name] = _field(target, name, raw, history, report)
     first_key, first = steps[0]
     assert first_key is not None
     created = {
@@ -247,44 +284,40 @@ def history_events(
         "fields": {k: v for k, v in fields.items() if v is not None},
         "imported": provenance,
     }
-    found = [Event(ev.DEAL_CREATED, stream, first.at, owner, created)]
+    found: list[Step] = [(ev.DEAL_CREATED, first.at, created)]
     here, amount = first_key, fields.get("amount")
     for key, entry in steps[1:]:
         assert key is not None
-        if entry.amount is not None and (value := _field(process, "amount", entry.amount, history, report)) != amount:
+        if entry.amount is not None and (value := _field(target, "amount", entry.amount, history, report)) != amount:
             amount = value
-            found.append(Event(ev.FIELDS_UPDATED, stream, entry.at, owner, {"fields": {"amount": value}}))
+            found.append((ev.FIELDS_UPDATED, entry.at, {"fields": {"amount": value}}))
         if key == here:
             continue
-        step = process.index(key) - process.index(here)
+        step = positions[key] - positions[here]
         kind = "forward" if step == 1 else ("skip" if step > 1 else "backward")
         data = {"from": here, "to": key, "kind": kind, "reason": None, "override": False, "imported": True}
-        found.append(Event(ev.DEAL_MOVED, stream, entry.at, owner, data))
+        found.append((ev.DEAL_MOVED, entry.at, data))
         here = key
     if history.outcome is not None and history.closed_at is not None:
         closing: dict[str, Any] = {}
         if history.close_date is not None:
             closing["close_date"] = history.close_date.isoformat()
         if history.closing_amount is not None:
-            value = _field(process, "amount", history.closing_amount, history, report)
+            value = _field(target, "amount", history.closing_amount, history, report)
             if value is not None and value != amount:
                 closing["amount"] = value
         if closing:
-            found.append(Event(ev.FIELDS_UPDATED, stream, history.closed_at, owner, {"fields": closing}))
+            found.append((ev.FIELDS_UPDATED, history.closed_at, {"fields": closing}))
         kind = {"won": ev.DEAL_WON, "lost": ev.DEAL_LOST, "disqualified": ev.DEAL_DISQUALIFIED}[history.outcome]
         data = {"reason": history.reason or "unknown", "stage": here, "imported": True}
-        found.append(Event(kind, stream, history.closed_at, owner, data))
+        found.append((kind, history.closed_at, data))
     elif history.close_date is not None:
-        found.append(
-            Event(
-                ev.FIELDS_UPDATED,
-                stream,
-                steps[-1][1].at,
-                owner,
-                {"fields": {"close_date": history.close_date.isoformat()}},
-            )
-        )
+        found.append((ev.FIELDS_UPDATED, steps[-1][1].at, {"fields": {"close_date": history.close_date.isoformat()}}))
     return found
+
+
+def _entered_at(entry: StageEntry) -> datetime:
+    return entry.at
 
 
 def _same(a: Event, b: Event) -> bool:
@@ -302,6 +335,13 @@ def _existing(connection: Connection, streams: list[str]) -> dict[str, list[Even
     return found
 
 
+def _known_deals(connection: Connection, prefix: str) -> set[str]:
+    """The ids of the deals already in the workspace that an import with ``prefix`` may have made."""
+    head = deal_id(prefix, "")
+    query = select(t.deals.c.id).where(t.deals.c.id.startswith(head, autoescape=True))
+    return set(connection.execute(query).scalars())
+
+
 def record_histories(
     uow: UnitOfWork,
     histories: Sequence[DealHistory],
@@ -313,16 +353,49 @@ def record_histories(
     report: ImportReport,
     progress: Progress | None = None,
 ) -> None:
-    """Append the events of every history not yet (or not fully) in the workspace."""
-    connection = uow.connection
-    now = uow.clock()
-    seen: set[str] = set()
-    for start in range(0, len(histories), BATCH):
-        batch = histories[start : start + BATCH]
-        planned: list[tuple[DealHistory, str, list[Event]]] = []
+    """Append the events of every history not yet (or not fully) in the workspace.
+
+    Deals the workspace does not have yet go in through a :class:`NewDealAppender`, in bulk; the
+    others are compared with what an earlier import recorded and extended one by one."""
+    sorter = _Sorter(uow, target=target, prefix=prefix, people=people, accounts=accounts, report=report)
+    with bulk.large_writes(uow.connection), NewDealAppender(uow) as appender:
+        for start in range(0, len(histories), BATCH):
+            batch = histories[start : start + BATCH]
+            fresh, known = sorter.sort(batch)
+            if known:
+                appender.wait()
+                _extend(uow, known, report)
+            report.events_written += appender.append(fresh)
+            if progress is not None:
+                progress(len(batch))
+
+
+class _Sorter:
+    """Tells each history as events and sorts it: a new deal, a deal the workspace has, or skipped."""
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        *,
+        target: Target,
+        prefix: str,
+        people: dict[str, str],
+        accounts: dict[str, str],
+        report: ImportReport,
+    ) -> None:
+        self.target, self.prefix, self.people, self.accounts, self.report = target, prefix, people, accounts, report
+        self.now = uow.clock()
+        self.known = _known_deals(uow.connection, prefix)
+        self.seen: set[str] = set()
+
+    def sort(self, batch: Sequence[DealHistory]) -> tuple[list[NewDeal], list[tuple[DealHistory, str, list[Event]]]]:
+        """The new deals among ``batch``, and the known ones with their events."""
+        fresh: list[NewDeal] = []
+        known: list[tuple[DealHistory, str, list[Event]]] = []
+        report = self.report
         for history in batch:
-            did = deal_id(prefix, history.ref)
-            if did in seen:
+            did = deal_id(self.prefix, history.ref)
+            if did in self.seen:
                 report.add(
                     "duplicate",
                     f"deal {history.ref!r} appears twice; the first one was kept",
@@ -331,47 +404,49 @@ def record_histories(
                 )
                 report.deals_skipped += 1
                 continue
-            seen.add(did)
-            owner = people.get(history.owner or "", IMPORTER)
-            found = history_events(
+            self.seen.add(did)
+            owner = self.people.get(history.owner or "", IMPORTER)
+            steps = history_steps(
                 history,
-                target=target,
-                stream=ev.deal_stream(did),
+                target=self.target,
                 owner=owner,
-                account_id=accounts.get(history.account or ""),
+                account_id=self.accounts.get(history.account or ""),
                 fmt=report.format,
-                now=now,
+                now=self.now,
                 report=report,
             )
-            if found is None:
+            if steps is None:
                 report.deals_skipped += 1
                 continue
-            planned.append((history, did, found))
-        existing = _existing(connection, [ev.deal_stream(did) for _, did, _ in planned])
-        fresh: list[list[Event]] = []
-        for history, did, found in planned:
-            before = existing.get(ev.deal_stream(did))
-            if not before:
-                fresh.append(found)
+            deal = NewDeal(ev.deal_stream(did), owner, steps)
+            if did in self.known:
+                known.append((history, did, deal.events()))
+            else:
+                fresh.append(deal)
                 report.deals_new += 1
-                continue
-            common = len(before) if len(before) <= len(found) else len(found)
-            if not all(_same(a, b) for a, b in zip(before[:common], found[:common], strict=True)):
-                report.add(
-                    "changed_history",
-                    "its history differs from what an earlier import recorded; kept the recorded one",
-                    row=history.row,
-                    ref=history.ref,
-                )
-                report.deals_skipped += 1
-                continue
-            if len(found) <= len(before):
-                report.deals_unchanged += 1
-                continue
-            deal: Deal | None = queries.get_deal(connection, deal_id=did)
-            record_deal_events(uow, deal=deal, found=found[len(before) :])
-            report.events_written += len(found) - len(before)
-            report.deals_extended += 1
-        report.events_written += record_new_deals(uow, fresh)
-        if progress is not None:
-            progress(len(batch))
+        return fresh, known
+
+
+def _extend(uow: UnitOfWork, planned: list[tuple[DealHistory, str, list[Event]]], report: ImportReport) -> None:
+    """Append to deals an earlier import recorded what happened to them since (if anything)."""
+    connection = uow.connection
+    existing = _existing(connection, [ev.deal_stream(did) for _, did, _ in planned])
+    for history, did, found in planned:
+        before = existing.get(ev.deal_stream(did), [])
+        common = len(before) if len(before) <= len(found) else len(found)
+        if not all(_same(a, b) for a, b in zip(before[:common], found[:common], strict=True)):
+            report.add(
+                "changed_history",
+                "its history differs from what an earlier import recorded; kept the recorded one",
+                row=history.row,
+                ref=history.ref,
+            )
+            report.deals_skipped += 1
+            continue
+        if len(found) <= len(before):
+            report.deals_unchanged += 1
+            continue
+        deal: Deal | None = queries.get_deal(connection, deal_id=did)
+        record_deal_events(uow, deal=deal, found=found[len(before) :])
+        report.events_written += len(found) - len(before)
+        report.deals_extended += 1

@@ -16,7 +16,7 @@ from dealflow.store import queries
 from dealflow.store import tables as t
 from dealflow.store.event_log import record_events
 from dealflow.store.unit_of_work import UnitOfWork
-from dealflow.store.user_changes import CHANGEABLE, project_user_change
+from dealflow.store.user_changes import CHANGEABLE
 
 SYSTEM = "system"
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -135,7 +135,6 @@ def change_user(*, uow: UnitOfWork, user_id: str, changes: Mapping[str, Any], ac
             raise Refused(f"{user_id} is the last revops or admin user: give the role to someone else first")
     if data:
         record_events(uow, [Event(ev.USER_CHANGED, f"user:{user_id}", uow.clock(), actor_id or SYSTEM, data)])
-        project_user_change(connection, user_id=user_id, data=data)
         uow.commit()
     return Actor(id=user_id, roles=tuple(roles), team=data.get("team", row.team))
 

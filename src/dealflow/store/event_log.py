@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, text
@@ -11,8 +12,17 @@ from sqlalchemy.exc import DBAPIError
 from dealflow.domain import events as ev
 from dealflow.domain.deals import Deal, evolve
 from dealflow.domain.events import Event
+from dealflow.store import bulk
 from dealflow.store import tables as t
-from dealflow.store.projections import insert_deals, project_side_tables, visit_row, write_deal, write_visits
+from dealflow.store.new_deals import DEAL_COLUMNS, EVENT_COLUMNS, VISIT_COLUMNS, NewDeal, event_rows, new_deal_rows
+from dealflow.store.projections import (
+    insert_deals,
+    project_side_tables,
+    project_side_tables_in_bulk,
+    visit_row,
+    write_deal,
+    write_visits,
+)
 from dealflow.store.unit_of_work import UnitOfWork, translate
 
 
@@ -68,66 +78,107 @@ def record_deal_events(uow: UnitOfWork, *, deal: Deal | None, found: Sequence[Ev
     return after
 
 
-_INSERT_NUMBERED_EVENTS = insert(t.events)
-
-
-def _allocate_seqs(connection: Connection, count: int) -> list[int]:
-    """``count`` new event numbers, so that many rows go in with one executemany (no RETURNING,
-    which SQLite can only do one row at a time when the order must be kept)."""
+def allocate_seqs(connection: Connection, count: int) -> list[int]:
+    """``count`` new event numbers, so that many rows go in at once (no RETURNING, which SQLite
+    can only do one row at a time when the order must be kept)."""
     if connection.dialect.name == "postgresql":
-        query = text("SELECT nextval(pg_get_serial_sequence('events', 'seq')) FROM generate_series(1, :n)")
-        return [int(v) for v in connection.execute(query, {"n": count}).scalars()]
+        query = text("SELECT array_agg(nextval(pg_get_serial_sequence('events', 'seq'))) FROM generate_series(1, :n)")
+        return sorted(connection.execute(query, {"n": count}).scalar_one())
     # SQLite has one writer at a time; a writer in between makes the insert fail as a Conflict.
     top = int(connection.execute(select(func.max(t.events.c.seq))).scalar() or 0)
     return list(range(top + 1, top + count + 1))
 
 
-def record_new_deals(uow: UnitOfWork, histories: Sequence[Sequence[Event]]) -> int:
-    """Append the whole event history of many new deals at once (imports); returns events written.
+@dataclass
+class NewDealBatch:
+    """The rows of a batch of new deals, ready to write."""
 
-    Each item holds one new deal's events, its creation first. Written with one multi-row insert
-    per table, so a large import costs a few statements per thousand deals rather than per deal."""
-    connection = uow.connection
-    total = sum(len(found) for found in histories)
-    if not total:
-        return 0
+    events: list[tuple[object, ...]] = field(default_factory=list)
+    deals: list[tuple[object, ...]] = field(default_factory=list)
+    visits: list[tuple[object, ...]] = field(default_factory=list)
+    others: list[Deal] = field(default_factory=list)  # deals the one pass does not cover, evolved
+    other_visits: list[dict[str, object]] = field(default_factory=list)
+    side: list[tuple[int, Event]] = field(default_factory=list)
+
+
+def new_deal_batch(deals: Sequence[NewDeal], seqs: Sequence[int], storage: bulk.Storage) -> NewDealBatch:
+    """The rows of new deals whose events are numbered ``seqs`` in order, in ``storage`` form."""
+    batch = NewDealBatch()
+    start = 0
+    for deal in deals:
+        numbers = seqs[start : start + len(deal.steps)]
+        start += len(deal.steps)
+        projected = new_deal_rows(deal, numbers, storage)
+        if projected is not None:
+            batch.events += projected.events
+            batch.deals.append(projected.deal)
+            batch.visits += projected.visits
+            continue
+        batch.events += event_rows(deal, numbers, storage)
+        found = deal.events()
+        batch.others.append(_evolved(found, numbers, batch.other_visits))
+        batch.side += [(seq, e) for seq, e in zip(numbers, found, strict=True) if e.type not in ev.DEAL_STATE_ONLY]
+    return batch
+
+
+def write_new_deals(connection: Connection, batch: NewDealBatch) -> None:
+    """Write a batch of new deals with one bulk write per table."""
     try:
-        seqs = iter(_allocate_seqs(connection, total))
-        rows = []
-        deals: list[Deal] = []
-        visits = []
-        side: list[tuple[int, Event]] = []
-        for found in histories:
-            deal: Deal | None = None
-            for version, e in enumerate(found, start=1):
-                seq = next(seqs)
-                rows.append(
-                    {
-                        "seq": seq,
-                        "stream": e.stream,
-                        "version": version,
-                        "type": e.type,
-                        "actor": e.actor,
-                        "at": e.at,
-                        "data": e.data,
-                    }
-                )
-                after = evolve(deal, e)
-                if (visit := visit_row(seq, deal, after, e)) is not None:
-                    visits.append(visit)
-                if e.type not in ev.DEAL_STATE_ONLY:
-                    side.append((seq, e))
-                deal = after
-            assert deal is not None
-            deals.append(deal)
-        connection.execute(_INSERT_NUMBERED_EVENTS, rows)
-        insert_deals(connection, deals)
-        write_visits(connection, visits)
-        for seq, e in side:
+        bulk.write_rows(connection, t.events, EVENT_COLUMNS, batch.events)
+        bulk.write_rows(connection, t.deals, DEAL_COLUMNS, batch.deals)
+        insert_deals(connection, batch.others)
+        bulk.write_rows(connection, t.stage_visits, VISIT_COLUMNS, batch.visits)
+        write_visits(connection, batch.other_visits)
+        for seq, e in batch.side:
             project_side_tables(connection, seq, e)
     except DBAPIError as exc:
         raise translate(exc) from None
+
+
+def record_new_deals(uow: UnitOfWork, deals: Sequence[NewDeal]) -> int:
+    """Append the whole history of many new deals at once (imports); returns events written.
+
+    Each deal's rows are worked out in one pass (see :mod:`dealflow.store.new_deals`) and go in
+    with one bulk write per table (see :mod:`dealflow.store.bulk`): a large import costs a few
+    statements per thousand deals and no model per event."""
+    total = sum(len(deal.steps) for deal in deals)
+    if total:
+        seqs = allocate_seqs(uow.connection, total)
+        write_new_deals(uow.connection, new_deal_batch(deals, seqs, bulk.storage(uow.connection)))
     return total
+
+
+def _evolved(found: Sequence[Event], seqs: Sequence[int], visits: list[dict[str, object]]) -> Deal:
+    """A new deal evolved event by event, adding its finished stays to ``visits``."""
+    deal: Deal | None = None
+    for seq, e in zip(seqs, found, strict=True):
+        after = evolve(deal, e)
+        if (visit := visit_row(seq, deal, after, e)) is not None:
+            visits.append(visit)
+        deal = after
+    assert deal is not None
+    return deal
+
+
+def record_first_events(uow: UnitOfWork, found: Sequence[Event]) -> None:
+    """Append the first event of each of many new streams (the users and accounts an import adds),
+    with their projections, in a few statements."""
+    if not found:
+        return
+    connection = uow.connection
+    if len({e.stream for e in found}) != len(found):
+        raise ValueError("record_first_events takes one event per stream")
+    storage = bulk.storage(connection)
+    try:
+        seqs = allocate_seqs(connection, len(found))
+        rows = [
+            (seq, e.stream, 1, e.type, e.actor, storage.stamp(e.at), storage.json(e.data))
+            for seq, e in zip(seqs, found, strict=True)
+        ]
+        bulk.write_rows(connection, t.events, EVENT_COLUMNS, rows)
+        project_side_tables_in_bulk(connection, list(zip(seqs, found, strict=True)))
+    except DBAPIError as exc:
+        raise translate(exc) from None
 
 
 def record_events(uow: UnitOfWork, found: Sequence[Event]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, delete, insert, update
@@ -12,6 +13,7 @@ from dealflow.domain.deals import Deal
 from dealflow.domain.events import Event
 from dealflow.errors import Conflict
 from dealflow.store import tables as t
+from dealflow.store.user_changes import project_user_change
 
 _NUMBERED = re.compile(r"^D-(\d{1,9})$")
 
@@ -21,12 +23,17 @@ def deal_row(deal: Deal) -> dict[str, object]:
     return {**_columns(deal), "state": deal.model_dump(mode="json")}
 
 
+def deal_number(deal_id: str) -> int | None:
+    """The ``n`` of a deal id shaped ``D-n`` (the ``number`` column), or None."""
+    match = _NUMBERED.match(deal_id)
+    return int(match.group(1)) if match else None
+
+
 def _columns(deal: Deal) -> dict[str, object]:
     """Every column of a deal's row but the state."""
-    match = _NUMBERED.match(deal.id)
     return {
         "id": deal.id,
-        "number": int(match.group(1)) if match else None,
+        "number": deal_number(deal.id),
         "title": deal.title,
         "process": deal.process,
         "process_version": deal.process_version,
@@ -129,6 +136,35 @@ def _at(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
+def _user_row(event: Event) -> dict[str, object]:
+    row = {k: event.data.get(k) for k in ("name", "roles", "team", "email")}
+    return {"id": ev.stream_id(event.stream), **row, "created_at": event.at}
+
+
+def _account_row(event: Event) -> dict[str, object]:
+    data = event.data
+    return {
+        "id": ev.stream_id(event.stream),
+        "name": data["name"],
+        "domain": data.get("domain"),
+        "created_at": event.at,
+    }
+
+
+def project_side_tables_in_bulk(connection: Connection, numbered: Sequence[tuple[int, Event]]) -> None:
+    """What :func:`project_side_tables` writes for many events (numbered by seq), the users and
+    accounts added among them with one statement per table (an import may add thousands)."""
+    users = [_user_row(e) for _, e in numbered if e.type == ev.USER_ADDED]
+    accounts = [_account_row(e) for _, e in numbered if e.type == ev.ACCOUNT_CREATED]
+    if users:
+        connection.execute(insert(t.users), users)
+    if accounts:
+        connection.execute(insert(t.accounts), accounts)
+    for seq, e in numbered:
+        if e.type not in (ev.USER_ADDED, ev.ACCOUNT_CREATED):
+            project_side_tables(connection, seq, e)
+
+
 def project_side_tables(connection: Connection, seq: int, event: Event) -> None:
     """Write what ``event`` changes outside the deals table (the event's ``seq`` keys activities)."""
     data, key = event.data, ev.stream_id(event.stream)
@@ -137,11 +173,11 @@ def project_side_tables(connection: Connection, seq: int, event: Event) -> None:
             row = {k: data[k] for k in ("key", "version", "name", "source")}
             connection.execute(insert(t.processes), {**row, "installed_at": event.at, "installed_by": event.actor})
         case ev.USER_ADDED:
-            row = {k: data.get(k) for k in ("name", "roles", "team", "email")}
-            connection.execute(insert(t.users), {"id": key, **row, "created_at": event.at})
+            connection.execute(insert(t.users), _user_row(event))
+        case ev.USER_CHANGED:
+            project_user_change(connection, user_id=key, data=data)
         case ev.ACCOUNT_CREATED:
-            row = {"id": key, "name": data["name"], "domain": data.get("domain"), "created_at": event.at}
-            connection.execute(insert(t.accounts), row)
+            connection.execute(insert(t.accounts), _account_row(event))
         case ev.CONTACT_CREATED:
             row = {k: data.get(k) for k in ("name", "email", "title", "account_id")}
             connection.execute(insert(t.contacts), {"id": key, **row, "created_at": event.at})

@@ -1,0 +1,238 @@
+"""Benchmark: `dealflow import FILE --format events` of a large event-log CSV, against plainly reading
+and parsing the same file with the csv module and against a bare bulk write of its raw rows.
+
+Run ``.venv/bin/python benchmarks/bench_import.py [--rows 1000000] [--db URL ...] [--profile]``.
+It writes an event-log CSV of ``--rows`` rows (deals walking a six-stage pipeline: forward moves,
+skips, backward moves, amount changes, wins, losses, disqualifications, a few bad values), then
+imports it into a fresh SQLite file and into the PostgreSQL database ``dealflow_import_bench``
+(created on ``postgresql://postgres@127.0.0.1:5432`` if missing; every table in it is dropped
+first). The baselines are measured in the same run, right before and right after each import,
+so that the ratios hold on a noisy machine. The target: 100,000 rows/s or better.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import csv
+import gc
+import pstats
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, Table, func, select
+from sqlalchemy.engine import make_url
+
+from dealflow.imports.generic import read_event_log
+from dealflow.imports.history import ImportReport
+from dealflow.services.imports import import_file
+from dealflow.settings import Settings
+from dealflow.store import tables as t
+from dealflow.store.engine import upgrade
+from dealflow.store.unit_of_work import UnitOfWork
+
+POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/dealflow_import_bench"
+TARGET = 100_000  # rows per second
+NOW = datetime(2026, 10, 1, tzinfo=UTC)  # the import's clock: every generated date is before it
+SPAN = timedelta(days=3 * 365)
+STAGES = ("Lead", "Qualified", "Discovery", "Demo", "Proposal", "Negotiation")
+MEAN_DAYS = (3.0, 5.0, 8.0, 6.0, 10.0, 9.0)
+HEADER = ("deal_id", "stage", "timestamp", "owner", "amount", "title", "account", "team", "source", "segment",
+          "product", "reason")  # fmt: skip
+REPS = tuple(f"Rep {i:02d}" for i in range(60))
+TEAMS = ("east", "west", "north", "south", "central", "emea")
+ACCOUNTS = tuple(f"Account {i:03d}" for i in range(400))
+SOURCES, SEGMENTS, PRODUCTS = ("inbound", "outbound", "referral", "event"), ("smb", "mid", "ent"), ("core", "pro")
+REASONS = ("price", "competitor", "timing", "no budget")
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _deal_rows(number: int, rnd: random.Random) -> list[tuple[str, ...]]:
+    """One deal's rows: the stages it entered, amount changes, and how it ended (if it did)."""
+    ref, title = f"OPP-{number:07d}", f"Deal {number}"
+    rep = rnd.randrange(len(REPS))
+    common = (REPS[rep], title, rnd.choice(ACCOUNTS), TEAMS[rep % len(TEAMS)], rnd.choice(SOURCES),
+              rnd.choice(SEGMENTS), rnd.choice(PRODUCTS))  # fmt: skip
+    at = NOW - SPAN * rnd.random()
+    stage, amount = 0, rnd.randrange(20, 900) * 100
+    rows = [(ref, STAGES[0], _stamp(at), common[0], str(amount), *common[1:], "")]
+    while True:
+        at += timedelta(days=rnd.expovariate(1 / MEAN_DAYS[stage]))
+        if at > NOW:
+            return rows
+        roll = rnd.random()
+        if roll < 0.10:
+            end = "Closed Lost" if roll < 0.08 else "Disqualified"
+            rows.append((ref, end, _stamp(at), common[0], "", *common[1:], rnd.choice(REASONS)))
+            return rows
+        if stage == len(STAGES) - 1 and roll < 0.55:
+            rows.append((ref, "Closed Won", _stamp(at), common[0], str(amount), *common[1:], ""))
+            return rows
+        if roll < 0.13:
+            amount = rnd.randrange(20, 900) * 100  # a new amount, same stage
+        elif roll < 0.18 and stage > 0:
+            stage -= 1
+        elif roll < 0.25 and stage < len(STAGES) - 2:
+            stage += 2
+        else:
+            stage = min(stage + 1, len(STAGES) - 1)
+        changed = str(amount) if roll < 0.13 else ""
+        bad = roll > 0.9995  # a few rows a careful import reports
+        stamp = "2025-02-30T10:00:00Z" if bad and roll > 0.99975 else _stamp(at)
+        rows.append((ref, STAGES[stage], stamp, common[0], "n/a" if bad else changed, *common[1:], ""))
+
+
+def write_event_log(path: Path, rows: int, *, seed: int = 1) -> int:
+    """An event-log CSV of ``rows`` rows in order of time, like an export; returns the number of deals."""
+    rnd = random.Random(seed)
+    found: list[tuple[str, ...]] = []
+    deals = 0
+    while len(found) < rows:
+        deals += 1
+        found += _deal_rows(deals, rnd)
+    del found[rows:]
+    found.sort(key=lambda row: row[2])
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(HEADER)
+        writer.writerows(found)
+    return deals
+
+
+def read_baseline(path: Path) -> float:
+    """Seconds to read the CSV with the csv module and parse each row's timestamp: the floor of any import."""
+    start = time.perf_counter()
+    impossible = 0
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        next(reader)
+        for row in reader:
+            try:
+                datetime.fromisoformat(row[2])
+            except ValueError:
+                impossible += 1
+    return time.perf_counter() - start
+
+
+def write_baseline(engine: Engine, path: Path) -> float:
+    """Seconds to bulk-write the raw rows, as read, into a table without indexes, in one transaction."""
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = [tuple(row) for row in csv.reader(f)][1:]
+    columns = ", ".join(f"c{i} text" for i in range(len(HEADER)))
+    postgres = engine.dialect.name == "postgresql"
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE IF EXISTS bench_raw")
+        connection.exec_driver_sql(f"CREATE TABLE bench_raw ({columns})")
+    start = time.perf_counter()
+    with engine.begin() as connection:
+        driver = connection.connection.driver_connection
+        if postgres:
+            with driver.cursor() as cursor, cursor.copy("COPY bench_raw FROM STDIN") as copy:  # type: ignore[union-attr]
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join("?" for _ in HEADER)
+            driver.executemany(f"INSERT INTO bench_raw VALUES ({marks})", rows)  # type: ignore[union-attr]
+    elapsed = time.perf_counter() - start
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE bench_raw")
+    return elapsed
+
+
+def import_once(engine: Engine, path: Path, *, profile: bool) -> tuple[float, float, ImportReport]:
+    """Seconds for one `import_file` (read, check, record, commit) into a fresh workspace, and the
+    CPU seconds this process spent on it (both threads; on PostgreSQL the server's are not counted)."""
+    upgrade(engine)
+    profiler = cProfile.Profile() if profile else None
+    cpu = time.process_time()
+    start = time.perf_counter()
+    with UnitOfWork(engine, clock=lambda: NOW) as uow:
+        if profiler is not None:
+            profiler.enable()
+        report = import_file(uow=uow, path=path, fmt="events")
+        if profiler is not None:
+            profiler.disable()
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    if profiler is not None:
+        print("  profile of the import (top 20 by own time):")
+        pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(20)
+    return elapsed, cpu, report
+
+
+def histories_seconds(path: Path) -> float:
+    """Seconds to read the file into deal histories (the import's first half, without the database)."""
+    gc.disable()  # as during an import (see services.imports)
+    try:
+        start = time.perf_counter()
+        read_event_log(path, report=ImportReport(format="events", file=path.name))
+        return time.perf_counter() - start
+    finally:
+        gc.enable()
+
+
+def _count(engine: Engine, table: Table) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(table)).scalar() or 0)
+
+
+def run(url: str, path: Path, rows: int, *, profile: bool) -> bool:
+    """Import the file into the database at ``url`` and print rows/s against the baselines."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_moves import prepare_database
+
+    engine = prepare_database(url)
+    name = make_url(url).render_as_string(hide_password=True)
+    print(f"\n{name} ({engine.dialect.name})")
+    read_before = read_baseline(path)
+    write = write_baseline(engine, path)
+    seconds, cpu, report = import_once(engine, path, profile=profile)
+    read_after = read_baseline(path)
+    histories = histories_seconds(path)
+    read = statistics.fmean((read_before, read_after))
+    events, deals, visits = (_count(engine, table) for table in (t.events, t.deals, t.stage_visits))
+    engine.dispose()
+    speed = rows / seconds
+    print(f"  file: {rows:,} rows, {report.deals_seen:,} deals; wrote {events:,} events, {deals:,} deals, "
+          f"{visits:,} stage visits; {len(report.issues):,} issues reported ({report.issue_counts()})")  # fmt: skip
+    print(f"  csv read+parse baseline: {rows / read:>11,.0f} rows/s  ({read:.2f} s; before {read_before:.2f} s, "
+          f"after {read_after:.2f} s)")  # fmt: skip
+    print(f"  bare bulk write of the raw rows: {rows / write:>7,.0f} rows/s  ({write:.2f} s)")
+    print(f"  file -> histories (no database): {rows / histories:>7,.0f} rows/s  ({histories:.2f} s)")
+    print(f"  import: {rows / seconds:>28,.0f} rows/s  ({seconds:.2f} s; {cpu:.2f} s of CPU in this process)")
+    print(f"  import cost: {seconds / read:.1f}x the csv read+parse, {seconds / write:.1f}x the bare bulk write")
+    met = speed >= TARGET
+    print(f"  target {TARGET:,} rows/s: {'met' if met else 'NOT met'}")
+    return met
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the event-log CSV (default 1000000)")
+    parser.add_argument("--db", action="append", metavar="URL", help="database URL (repeatable; all tables dropped)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of each import (slows it down)")
+    args = parser.parse_args(argv)
+    if args.rows < 1:
+        parser.error("--rows must be at least 1")
+    with tempfile.TemporaryDirectory(prefix="dealflow-bench-import-") as folder:
+        path = Path(folder) / "events.csv"
+        start = time.perf_counter()
+        deals = write_event_log(path, args.rows, seed=args.seed)
+        print(f"generated {path.name}: {args.rows:,} rows, {deals:,} deals, "
+              f"{path.stat().st_size / 2**20:.0f} MiB in {time.perf_counter() - start:.0f} s")  # fmt: skip
+        urls = args.db or [f"sqlite:///{Path(folder) / 'bench.db'}", POSTGRES_URL]
+        for url in urls:
+            run(Settings(database_url=url).database_url, path, args.rows, profile=args.profile)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
