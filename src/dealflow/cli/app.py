@@ -10,6 +10,7 @@ from rich.console import Console
 
 from dealflow.cli import (
     access,
+    audit,
     deals,
     events,
     forecast,
@@ -43,6 +44,7 @@ workspace.register(app)
 imports.register(app)
 metrics.register(app)
 inspect.register(app)
+audit.register(app)
 access.register(app)
 app.add_typer(processes.app, name="process")
 app.add_typer(leads.app, name="lead")
