@@ -48,7 +48,6 @@ def _seed_demo(db: str | None) -> None:
     for user_id, *_ in demo_data.TEAM:
         with UnitOfWork(engine) as uow:
             auth.set_password(uow=uow, user_id=user_id, password=DEMO_PASSWORD)
-    console().print(HINT)
 
 
 def serve(
@@ -57,7 +56,7 @@ def serve(
     db: DbOption = None,
     demo: Annotated[bool, typer.Option("--demo", help="Seed the demo first if the workspace is empty.")] = False,
 ) -> None:
-    """Serve the REST API (docs at /api/v1/docs) with Uvicorn."""
+    """Serve the web application and the REST API (docs at /api/v1/docs) with Uvicorn."""
     # Loaded only to serve, so that every other command starts without the web stack.
     import uvicorn
 
@@ -68,7 +67,9 @@ def serve(
     engine = engine_for(db, ready=False)
     check_ready(engine)
     app = create_app(settings_for(db), engine=engine)
-    console().print(f"serving {redact(str(engine.url))} at http://{host}:{port}/api/v1/docs")
+    console().print(f"serving {redact(str(engine.url))}: open http://{host}:{port}/ (API docs at /api/v1/docs)")
+    if demo:
+        console().print(HINT)
     uvicorn.run(app, host=host, port=port, proxy_headers=True, log_level="info")
 
 
