@@ -20,20 +20,20 @@ from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from dealflow.errors import InvalidInput
 from dealflow.imports.csvfiles import Table, as_date, date_column, parse_amount, read_table
 from dealflow.imports.history import DealHistory, ImportReport, Outcome, StageEntry, outcome_of, slug
 from dealflow.imports.sources import Source
+from dealflow.process.yaml_tree import Location, dotted, key_lines, plain
 
 MAX_MAPPING_BYTES = 100_000
-Location = tuple[str | int, ...]
 DESCRIPTIVE = ("title", "owner", "team", "account")
 DIMENSIONS = ("source", "segment", "product")
 
@@ -84,38 +84,11 @@ class ColumnMapping(BaseModel):
         return outcome_of(value), value
 
 
-def _lines(node: Any, path: Location = ()) -> Iterator[tuple[Location, int]]:
-    """(path, 1-based line) of every key and item under ``node``."""
-    if isinstance(node, CommentedMap):
-        for key, value in node.items():
-            yield (*path, str(key)), node.lc.key(key)[0] + 1
-            yield from _lines(value, (*path, str(key)))
-    elif isinstance(node, CommentedSeq):
-        for i, value in enumerate(node):
-            yield (*path, i), node.lc.item(i)[0] + 1
-            yield from _lines(value, (*path, i))
-
-
-def _plain(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    return node
-
-
-def _where(path: Location) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top)"
-
-
 def _refuse(name: str, problems: list[tuple[Location, str]], lines: dict[Location, int]) -> InvalidInput:
     def line(path: Location) -> int:
         return next((lines[path[:cut]] for cut in range(len(path), 0, -1) if path[:cut] in lines), 1)
 
-    rendered = [f"{name}:{line(p)}: {_where(p)}: {m}" for p, m in sorted(problems, key=lambda pm: line(pm[0]))]
+    rendered = [f"{name}:{line(p)}: {dotted(p)}: {m}" for p, m in sorted(problems, key=lambda pm: line(pm[0]))]
     if len(rendered) == 1:
         return InvalidInput(rendered[0])
     return InvalidInput(f"{name} has {len(rendered)} problems:\n  " + "\n  ".join(rendered))
@@ -196,9 +169,9 @@ def load_mapping(path: Path, table: Table) -> ColumnMapping:
         raise InvalidInput(f"{path.name}:1: malformed YAML: {exc}") from None
     if not isinstance(tree, CommentedMap):
         raise InvalidInput(f"{path.name}:1: a mapping file is a mapping of settings (layout, columns, ...)")
-    lines = dict(_lines(tree))
+    lines = dict(key_lines(tree))
     try:
-        mapping = ColumnMapping.model_validate(_plain(tree))
+        mapping = ColumnMapping.model_validate(plain(tree))
     except ValidationError as exc:
         raise _refuse(path.name, _pydantic_problems(exc), lines) from None
     problems = list(_checks(mapping, table))

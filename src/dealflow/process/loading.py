@@ -10,13 +10,14 @@ from typing import Any
 
 from pydantic import ValidationError
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from dealflow.errors import ProcessFileError
 from dealflow.process.checks import Path, Problem, check_process
 from dealflow.process.criteria import CRITERION_KINDS
 from dealflow.process.models import Framework, Process
+from dealflow.process.yaml_tree import dotted, key_lines, plain
 
 MAX_FILE_BYTES = 1_000_000
 _CRITERIA_LISTS = ("entry", "exit", "criteria")
@@ -26,35 +27,6 @@ def _yaml() -> YAML:
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     return yaml
-
-
-def _lines(node: Any, path: Path = ()) -> Iterator[tuple[Path, int]]:
-    """Yield (path, 1-based line) for every mapping key and sequence item under ``node``."""
-    if isinstance(node, CommentedMap):
-        for key, value in node.items():
-            line, _ = node.lc.key(key)
-            yield (*path, str(key)), line + 1
-            yield from _lines(value, (*path, str(key)))
-    elif isinstance(node, CommentedSeq):
-        for i, value in enumerate(node):
-            line, _ = node.lc.item(i)
-            yield (*path, i), line + 1
-            yield from _lines(value, (*path, i))
-
-
-def _plain(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    return node
-
-
-def _format_path(path: Path) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top)"
 
 
 def _pydantic_problems(exc: ValidationError) -> Iterator[Problem]:
@@ -97,7 +69,7 @@ def shipped_frameworks() -> dict[str, Framework]:
     found: dict[str, Framework] = {}
     for entry in resources.files("dealflow.process").joinpath("frameworks").iterdir():
         if entry.name.endswith(".yaml"):
-            framework = Framework.model_validate(_plain(_yaml().load(entry.read_text("utf-8"))))
+            framework = Framework.model_validate(plain(_yaml().load(entry.read_text("utf-8"))))
             found[framework.key] = framework
     return found
 
@@ -132,13 +104,13 @@ def parse_process(text: str, *, name: str = "<process>") -> tuple[Process, list[
         raise ProcessFileError([f"{name}:1: malformed YAML: {exc}"]) from None
     if not isinstance(tree, CommentedMap):
         raise ProcessFileError([f"{name}:1: a process file must be a mapping of settings"])
-    lines = dict(_lines(tree))
-    data = _plain(tree)
+    lines = dict(key_lines(tree))
+    data = plain(tree)
     _add_shipped_frameworks(data)
 
     def render(problems: list[Problem]) -> list[str]:
         ordered = sorted(problems, key=lambda p: _line_of(p.path, lines))
-        return [f"{name}:{_line_of(p.path, lines)}: {_format_path(p.path)}: {p.message}" for p in ordered]
+        return [f"{name}:{_line_of(p.path, lines)}: {dotted(p.path)}: {p.message}" for p in ordered]
 
     try:
         process = Process.model_validate(data)
