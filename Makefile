@@ -3,8 +3,10 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 DEMO_DB ?= demo.db
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
-.PHONY: demo test lint types bench clean
+.PHONY: demo demo-reset test lint types bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,10 +14,11 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
-demo: $(BIN)/.installed  ## a fresh demo workspace on SQLite, then its pipeline
+demo: $(BIN)/.installed  ## the web app and API on a demo workspace in SQLite (seeded on first start)
+	$(BIN)/dealflow serve --demo --db sqlite:///$(DEMO_DB) --host $(HOST) --port $(PORT)
+
+demo-reset:  ## forget the demo workspace; the next `make demo` seeds a fresh one
 	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
-	$(BIN)/dealflow demo --db sqlite:///$(DEMO_DB)
-	$(BIN)/dealflow deal list --db sqlite:///$(DEMO_DB)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks

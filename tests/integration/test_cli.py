@@ -59,6 +59,11 @@ def test_handoff_inbox_accept_and_events_export(cli: Cli, tmp_path: Path) -> Non
     assert {s.key for s in load_template("standard")[0].sales_stages} <= stages
     handoffs = cli.json("handoff", "list")
     assert handoffs, "the demo leaves handoffs waiting in an inbox"
+    team_of = {u["id"]: u["team"] for u in cli.json("user", "list")}  # type: ignore[union-attr, index]
+    owners_by_team = {team_of[d["owner"]] for d in deals}  # type: ignore[union-attr, index]
+    assert owners_by_team == {"east", "west"}, "the demo's deals belong to two teams, so access rules show"
+    for h in handoffs:  # type: ignore[union-attr]
+        assert team_of[h["from_owner"]] == team_of[h["to_owner"]], "a handoff stays within the sender's team"
     first = handoffs[0]  # type: ignore[index]
     assert cli("handoff", "accept", first["id"], "--as", first["to_owner"]) == 0, cli.err
     assert f"is now owned by {first['to_owner']}" in cli.out

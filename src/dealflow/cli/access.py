@@ -31,7 +31,9 @@ from dealflow.store.unit_of_work import UnitOfWork
 
 token_app = typer.Typer(help="API tokens for scripts: shown once, stored hashed, revocable.", no_args_is_help=True)
 DEMO_PASSWORD = "dealflow-demo"
-HINT = "log in as " + ", ".join(f"{u} ({'/'.join(roles)})" for u, _, roles, _ in demo_data.TEAM)
+HINT = "log in as " + ", ".join(
+    f"{u} ({'/'.join(roles)}{f', {team}' if team else ''})" for u, _, roles, team in demo_data.TEAM
+)
 HINT += f" with the password {DEMO_PASSWORD}"
 
 

@@ -1,4 +1,4 @@
-"""A demo workspace: a team and realistic deals at every stage, made through the real use cases.
+"""A demo workspace: two teams and realistic deals at every stage, made through the real use cases.
 
 Every deal advances only by capturing the evidence its gates ask for (read from the process
 file, so any template works); a few are pushed through by a manager's override, some are
@@ -32,6 +32,7 @@ from dealflow.services import deals as sd
 from dealflow.services import leads as sl
 from dealflow.services import workspace as ws
 from dealflow.store import queries
+from dealflow.store.engine import make_engine
 from dealflow.store.unit_of_work import UnitOfWork
 
 TEAM = (
@@ -42,7 +43,14 @@ TEAM = (
     ("ava", "Ava Chen", ["ae"], "east"),
     ("omar", "Omar Haddad", ["ae"], "east"),
     ("chris", "Chris Okafor", ["csm"], "east"),
+    ("jordan", "Jordan Brooks", ["manager"], "west"),
+    ("lena", "Lena Fischer", ["sdr"], "west"),
+    ("noah", "Noah Kim", ["ae"], "west"),
+    ("maya", "Maya Singh", ["csm"], "west"),
 )
+TEAM_OF = {user_id: team for user_id, _, _, team in TEAM}
+MANAGER_OF = {team: user_id for user_id, _, roles, team in TEAM if "manager" in roles}
+SDRS = tuple(user_id for user_id, _, roles, _ in TEAM if "sdr" in roles)
 ACCOUNTS = (
     "Acme Logistics",
     "Brightwave Health",
@@ -172,9 +180,10 @@ class _Seeder:
             with self.uow() as uow:
                 deal = sd.move_deal(uow=uow, actor_id=actor, deal_id=deal_id, to=to)
         except GateRefused:
+            manager = MANAGER_OF[TEAM_OF[actor]]
             with self.uow() as uow:
                 reason = "Buyer committed on a call with our VP; paperwork follows"
-                deal = sd.move_deal(uow=uow, actor_id="morgan", deal_id=deal_id, to=to, override=True, reason=reason)
+                deal = sd.move_deal(uow=uow, actor_id=manager, deal_id=deal_id, to=to, override=True, reason=reason)
         if deal.handoff is None or not settle:
             return deal.owner
         self.clock.advance(self.rng, 1, 20, self.limit)
@@ -190,9 +199,9 @@ class _Seeder:
         return receiver
 
 
-def _build_team(seeder: _Seeder) -> None:
+def _build_team(seeder: _Seeder, source: str) -> None:
     with seeder.uow() as uow:
-        ws.install_process(uow=uow, source=load_template("standard")[1], name="standard.yaml")
+        ws.install_process(uow=uow, source=source, name="standard.yaml")
     for user_id, name, roles, team in TEAM:
         with seeder.uow() as uow:
             ws.add_user(uow=uow, user_id=user_id, name=name, roles=roles, team=team, email=f"{user_id}@example.com")
@@ -214,7 +223,7 @@ def _add_leads(seeder: _Seeder) -> None:
     """Fresh leads in the SDRs' queues; one is not a buyer and is disqualified."""
     for i, (name, company, source) in enumerate(LEADS):
         seeder.clock.advance(seeder.rng, 1, 12, seeder.limit)
-        owner = ("sam", "sofia")[i % 2]
+        owner = SDRS[i % len(SDRS)]
         email = f"{name.split()[0].lower()}@{(company or 'mail').split()[0].lower()}.example"
         with seeder.uow() as uow:
             lead_id = sl.capture_lead(uow=uow, actor_id=owner, name=name, company=company, email=email, source=source)
@@ -229,7 +238,7 @@ def _run_deal(seeder: _Seeder, number: int, target: int, ending: str | None) -> 
     """Take one deal from creation up to stage index ``target``, then end it if ``ending``."""
     process, rng = seeder.process, seeder.rng
     sales = process.sales_stages
-    owner = rng.choice(("sam", "sofia"))
+    owner = rng.choice(SDRS)
     account = rng.randrange(len(ACCOUNTS))
     with seeder.uow() as uow:
         deal = sd.create_deal(
@@ -262,12 +271,30 @@ def _run_deal(seeder: _Seeder, number: int, target: int, ending: str | None) -> 
 
 
 def seed_demo(engine: Engine, *, deals: int = 60, seed: int = 7, now: datetime | None = None) -> str:
-    """Fill an empty workspace with the demo team and ``deals`` deals; return a short summary."""
+    """Fill an empty workspace with the demo teams and ``deals`` deals; return a short summary.
+
+    A SQLite file is seeded without a flush to disk at each of its thousand commits, then flushed
+    once at the end: several times faster, and a demo lost to a crash is seeded again.
+    """
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return _seed(engine, deals=deals, seed=seed, now=now)
+    quick = make_engine(engine.url.render_as_string(hide_password=False), durable=False)
+    try:
+        summary = _seed(quick, deals=deals, seed=seed, now=now)
+    finally:
+        quick.dispose()
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    return summary
+
+
+def _seed(engine: Engine, *, deals: int, seed: int, now: datetime | None) -> str:
     rng = random.Random(seed)
     limit = (now or datetime.now(UTC)) - timedelta(minutes=5)
-    seeder = _Seeder(engine, load_template("standard")[0], rng, limit)
+    process, source = load_template("standard")
+    seeder = _Seeder(engine, process, rng, limit)
     seeder.clock.now = limit - timedelta(days=150)
-    _build_team(seeder)
+    _build_team(seeder, source)
     for number, target, ending, start in _plan(deals, len(seeder.process.sales_stages), rng, limit):
         seeder.clock.now = start
         _run_deal(seeder, number, target, ending)
@@ -279,7 +306,7 @@ def seed_demo(engine: Engine, *, deals: int = 60, seed: int = 7, now: datetime |
         gates = {r.id: sd.check_gate(uow=uow, deal_id=r.id)[2] for r in first}
         blocked = next((r for r in first if (g := gates[r.id]) is not None and not g.passed), first[0])
     lines = [
-        f"{len(TEAM)} users ({', '.join(u[0] for u in TEAM)}), {len(ACCOUNTS)} accounts, "
+        f"{len(TEAM)} users in {len(MANAGER_OF)} teams ({', '.join(u[0] for u in TEAM)}), {len(ACCOUNTS)} accounts, "
         f"{deals} deals, {len(LEADS)} leads",
         f"open deals by stage: {_count_by_stage(rows)}",
         "",

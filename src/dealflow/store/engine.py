@@ -16,14 +16,18 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from dealflow.errors import StorageError
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, durable: bool = True) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     # FULL: a committed event survives a power cut (NORMAL may lose the last commits in WAL mode).
-    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA synchronous=FULL" if durable else "PRAGMA synchronous=OFF")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def _sqlite_pragmas_not_durable(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_pragmas(dbapi_connection, record, durable=False)
 
 
 def redact(url: str) -> str:
@@ -34,15 +38,19 @@ def redact(url: str) -> str:
         return "<invalid URL>"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; nothing connects until first use."""
+def make_engine(url: str, *, durable: bool = True) -> Engine:
+    """An engine for ``url``; nothing connects until first use.
+
+    ``durable=False`` lets SQLite skip the flush to disk at each commit: only for data that can be
+    made again, like a demo being seeded (a crash may lose it; it is never half-committed).
+    """
     try:
         parsed = make_url(url)
     except ArgumentError:
         raise StorageError(f"not a database URL: {url!r}") from None
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(parsed)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas if durable else _sqlite_pragmas_not_durable)
         return engine
     return create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 5})
 
