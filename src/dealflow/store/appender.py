@@ -18,8 +18,8 @@ from typing import Self
 
 from dealflow.store import bulk
 from dealflow.store.event_log import allocate_seqs, new_deal_batch, write_new_deals, write_stay_counts
-from dealflow.store.stay_summaries import Durations
 from dealflow.store.new_deals import NewDeal
+from dealflow.store.stay_summaries import Durations
 from dealflow.store.unit_of_work import UnitOfWork
 
 

@@ -13,9 +13,9 @@ from dealflow.domain import events as ev
 from dealflow.domain.deals import Deal, evolve
 from dealflow.domain.events import Event
 from dealflow.store import bulk
+from dealflow.store import stay_summaries as summaries
 from dealflow.store import tables as t
 from dealflow.store.new_deals import DEAL_COLUMNS, EVENT_COLUMNS, VISIT_COLUMNS, NewDeal, event_rows, new_deal_rows
-from dealflow.store import stay_summaries as summaries
 from dealflow.store.projections import (
     insert_deals,
     project_side_tables,
@@ -136,10 +136,10 @@ _VISIT = {name: i for i, name in enumerate(VISIT_COLUMNS)}
 
 def _summarise(batch: NewDealBatch, deal: tuple[object, ...], visits: list[tuple[object, ...]]) -> None:
     """Add a new deal's journey and stay counts, from its rows, to the batch."""
-    stage, exit_kind = _VISIT["stage"], _VISIT["exit"]
-    stays = [(str(v[stage]), str(v[exit_kind])) for v in visits]
-    columns = (deal[_DEAL["id"]], deal[_DEAL["process"]], deal[_DEAL["status"]], deal[_DEAL["stage"]])
-    batch.journeys.append(summaries.journey_row(*(str(c) for c in columns), stays))
+    at_stage, at_exit = _VISIT["stage"], _VISIT["exit"]
+    stays = [(str(v[at_stage]), str(v[at_exit])) for v in visits]
+    deal_id, process, status, stage = (str(deal[_DEAL[name]]) for name in ("id", "process", "status", "stage"))
+    batch.journeys.append(summaries.journey_row(deal_id, process, status, stage, stays))
     keys = (_VISIT["process"], _VISIT["stage"], _VISIT["exit"], _VISIT["overridden"], _VISIT["seconds"])
     summaries.count_durations(batch.durations, (tuple(v[i] for i in keys) for v in visits))  # type: ignore[misc]
 
