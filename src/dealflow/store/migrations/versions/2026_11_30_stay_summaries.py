@@ -75,6 +75,10 @@ def upgrade() -> None:
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql(_FILL_JOURNEYS)
         connection.exec_driver_sql(_FILL_DURATIONS)
+        # Statistics now, not when autovacuum comes by: without them the planner expects a few rows
+        # and sorts the journeys by their text instead of hashing them.
+        connection.exec_driver_sql("ANALYZE deal_journeys")
+        connection.exec_driver_sql("ANALYZE stay_durations")
     else:
         _fill_row_by_row(connection)
 
