@@ -20,6 +20,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import ColumnElement, Connection, Float, Select, and_, cast, extract, func, or_, select
 
 Group = tuple[Any, Any]
@@ -70,6 +72,35 @@ def _ranked(connection: Connection, rows: Select[Any], quantiles: Sequence[float
         values[(k, g)][rank - 1] = float(x)
         sizes[(k, g)] = size
     return {group: [_interpolate(values[group], sizes[group], q) for q in quantiles] for group in values}
+
+
+def ranked(values: NDArray[np.float64], q: float) -> float:
+    """The ``q`` percentile of sorted ``values`` (not empty), as ``percentile_cont`` works it out."""
+    h = (values.size - 1) * q
+    low, high = math.floor(h), math.ceil(h)
+    first = float(values[low])
+    return first if high == low else first + (h - low) * (float(values[high]) - first)
+
+
+_SENT_STAMP = np.dtype([("length", ">i4"), ("microseconds", ">i8")])
+
+
+def seconds_between(start: bytes | None, end: bytes | None) -> NDArray[np.float64]:
+    """Seconds from each ``start`` to its ``end``: two PostgreSQL ``array_send`` images of one-dimensional
+    ``timestamptz`` arrays without NULLs (None: no rows). Timestamps travel as integer microseconds,
+    so the difference is exact, and divided once it is the float ``extract(epoch ...)`` gives."""
+    if start is None or end is None:
+        return np.empty(0)
+    return (_microseconds(end) - _microseconds(start)) / 1e6
+
+
+def _microseconds(sent: bytes) -> NDArray[np.int64]:
+    # Header: dimensions, null flag, element type, then (size, lower bound) per dimension.
+    dimensions = int.from_bytes(sent[:4], "big")
+    if int.from_bytes(sent[4:8], "big"):
+        raise ValueError("a timestamp array with NULLs")
+    elements = np.frombuffer(sent, dtype=_SENT_STAMP, offset=12 + 8 * dimensions)
+    return elements["microseconds"].astype(np.int64)
 
 
 def _interpolate(at: dict[int, float], size: int, q: float) -> float:

@@ -122,22 +122,28 @@ def measure_stays(connection: Connection, scope: Scope) -> dict[Any, StageFigure
 def _whole(connection: Connection, scope: Scope) -> dict[Any, StageFigures]:
     """Time in stage, SLA breaches and moves of every stay of the process, from the stays' counts."""
     d = t.stay_durations
-    query = select(d.c.stage, d.c.exit, d.c.overridden, d.c.hour, d.c.stays).where(d.c.process == scope.process.key)
+    of = d.c.process == scope.process.key
+    ended = select(d.c.stage, d.c.exit, d.c.overridden, func.sum(d.c.stays))
     tallies: dict[str, list[int]] = {}
-    per_hour: dict[str, dict[int, int]] = {}
-    for stage, exit_kind, overridden, hour, count in connection.execute(query):
+    column = {name: 1 + i for i, name in enumerate(_TALLIES)}
+    for stage, exit_kind, overridden, count in connection.execute(
+        ended.where(of).group_by(d.c.stage, d.c.exit, d.c.overridden)
+    ).all():
         tally = tallies.setdefault(stage, [0] * (1 + len(_TALLIES)))
-        if exit_kind in _TALLIES:
-            tally[1 + _TALLIES.index(exit_kind)] += count
-        tally[0] += count if overridden else 0
-        hours = per_hour.setdefault(stage, {})
-        hours[hour] = hours.get(hour, 0) + count
+        if exit_kind in column:
+            tally[column[exit_kind]] += int(count)
+        if overridden:
+            tally[0] += int(count)
+    per_hour: dict[str, list[tuple[int, int]]] = {}
+    lasted = select(d.c.stage, d.c.hour, func.sum(d.c.stays)).where(of).group_by(d.c.stage, d.c.hour)
+    for stage, hour, count in connection.execute(lasted).all():
+        per_hour.setdefault(stage, []).append((hour, int(count)))
     limits = _sla_seconds(scope)
     stays: dict[str, tuple[int, ...]] = {}
     spread: dict[tuple[Any, Any], list[float]] = {}
     for stage, found in per_hour.items():
-        counts = sorted(found.items())
-        total = sum(found.values())
+        counts = sorted(found)
+        total = sum(count for _, count in counts)
         breaches = _breaches(connection, scope, stage, counts, limits.get(stage))
         stays[stage] = (total, breaches, *tallies[stage])
         spread[(None, stage)] = [_ranked(connection, scope, stage, counts, total, q) for q in QUANTILES]
