@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Connection, Subquery, func, select
+from sqlalchemy import Connection, func, select
 
 from dealflow.analytics.journeys import Journey, deals_by_status, read_journeys
 from dealflow.analytics.outcomes import deal_rows
@@ -56,15 +56,15 @@ def measure_follow_up(
     d, a = t.deals, t.activities
     ended = (d.c.process == scope.process.key, d.c.status.in_(("lost", "disqualified")), scope.within(d.c.closed_at))
     closing = t.deals.alias("closing_deal")
+    if scope.whole:
+        return _whole(connection, scope, read_journeys(connection, scope) if journeys is None else journeys)
     touches = (
-        select(a.c.deal_id, closing.c.status, closing.c.process, func.count().label("n"))
+        select(a.c.deal_id, func.count().label("n"))
         .select_from(a.join(closing, closing.c.id == a.c.deal_id))
         .where(a.c.kind.in_(TOUCHES), a.c.at <= closing.c.closed_at, closing.c.status.in_(("lost", "disqualified")))
-        .group_by(a.c.deal_id, closing.c.status, closing.c.process)
+        .group_by(a.c.deal_id)
         .subquery("touches")
     )
-    if scope.whole:
-        return _whole(connection, scope, touches, read_journeys(connection, scope) if journeys is None else journeys)
     source, conditions, key = scope.frame(d, deal_rows(scope))
     each = func.coalesce(touches.c.n, 0)
     query = (
@@ -85,13 +85,24 @@ def measure_follow_up(
     return {k: FollowUp(**found) for k, found in depths.items()}
 
 
-def _whole(connection: Connection, scope: Scope, touches: Subquery, journeys: list[Journey]) -> dict[Any, FollowUp]:
+def _whole(connection: Connection, scope: Scope, journeys: list[Journey]) -> dict[Any, FollowUp]:
     """The follow-up depth of every lost and disqualified deal of the process: the deals counted
     from their journeys, the touches from the activities."""
-    query = (
-        select(touches.c.status, func.sum(touches.c.n), func.count().filter(touches.c.n >= ENOUGH))
-        .where(touches.c.process == scope.process.key)
-        .group_by(touches.c.status)
+    a, closing = t.activities, t.deals
+    touches = (
+        select(closing.c.status, func.count().label("n"))
+        .select_from(a.join(closing, closing.c.id == a.c.deal_id))
+        .where(
+            a.c.kind.in_(TOUCHES),
+            a.c.at <= closing.c.closed_at,
+            closing.c.status.in_(("lost", "disqualified")),
+            closing.c.process == scope.process.key,
+        )
+        .group_by(a.c.deal_id, closing.c.status)
+        .subquery("touches")
+    )
+    query = select(touches.c.status, func.sum(touches.c.n), func.count().filter(touches.c.n >= ENOUGH)).group_by(
+        touches.c.status
     )
     touched = {status: (int(n), int(enough)) for status, n, enough in connection.execute(query)}
     ended = deals_by_status(journeys)
