@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import ColumnElement, Connection, case, func, select
 
 from dealflow.analytics.journeys import Journey, deals_by_status, read_journeys
-from dealflow.analytics.percentiles import elapsed_seconds, percentiles, ranked, seconds_between
+from dealflow.analytics.percentiles import elapsed_seconds, interval_seconds, percentiles, ranked
 from dealflow.analytics.scope import Rows, Scope
 from dealflow.store import tables as t
 
@@ -133,14 +133,12 @@ def _whole(connection: Connection, scope: Scope, target: Decimal | None, journey
     ).one()
     won = select(func.count(), func.sum(d.c.amount), func.count(d.c.amount)).where(of, d.c.status == "won")
     if connection.dialect.name == "postgresql":
-        # The won deals' times as two binary arrays: their cycles are worked out exactly as the
-        # general query's (microseconds apart, in seconds) without a numeric per deal in SQL.
-        sent = [
-            func.array_send(func.array_agg(c).filter(d.c.closed_at.is_not(None)))
-            for c in (d.c.created_at, d.c.closed_at)
-        ]
-        n_won, won_amount, n_amounts, created, closed = connection.execute(won.add_columns(*sent)).one()
-        cycles = np.sort(seconds_between(created, closed))
+        # The won deals' cycles as one binary array of intervals: worked out exactly as the general
+        # query's (integer microseconds, in seconds) without a numeric per deal in SQL.
+        cycle = d.c.closed_at - d.c.created_at
+        sent = func.array_send(func.array_agg(cycle).filter(d.c.closed_at.is_not(None)))
+        n_won, won_amount, n_amounts, intervals = connection.execute(won.add_columns(sent)).one()
+        cycles = np.sort(interval_seconds(intervals))
         cycle_total = math.fsum(cycles.tolist()) if cycles.size else None
         median, p80 = (None, None) if not cycles.size else (ranked(cycles, 0.5) / DAY, ranked(cycles, 0.8) / DAY)
     else:

@@ -82,25 +82,25 @@ def ranked(values: NDArray[np.float64], q: float) -> float:
     return first if high == low else first + (h - low) * (float(values[high]) - first)
 
 
-_SENT_STAMP = np.dtype([("length", ">i4"), ("microseconds", ">i8")])
+# An interval element of array_send: its length, then microseconds, days and months.
+_SENT_INTERVAL = np.dtype([("length", ">i4"), ("microseconds", ">i8"), ("days", ">i4"), ("months", ">i4")])
 
 
-def seconds_between(start: bytes | None, end: bytes | None) -> NDArray[np.float64]:
-    """Seconds from each ``start`` to its ``end``: two PostgreSQL ``array_send`` images of one-dimensional
-    ``timestamptz`` arrays without NULLs (None: no rows). Timestamps travel as integer microseconds,
-    so the difference is exact, and divided once it is the float ``extract(epoch ...)`` gives."""
-    if start is None or end is None:
+def interval_seconds(sent: bytes | None) -> NDArray[np.float64]:
+    """The seconds of each interval of a PostgreSQL ``array_send`` image of a one-dimensional
+    ``interval`` array without NULLs (None: no rows), as ``CAST(extract(epoch ...) AS FLOAT)`` gives
+    them: the exact number of microseconds, divided once."""
+    if sent is None:
         return np.empty(0)
-    return (_microseconds(end) - _microseconds(start)) / 1e6
-
-
-def _microseconds(sent: bytes) -> NDArray[np.int64]:
     # Header: dimensions, null flag, element type, then (size, lower bound) per dimension.
     dimensions = int.from_bytes(sent[:4], "big")
     if int.from_bytes(sent[4:8], "big"):
-        raise ValueError("a timestamp array with NULLs")
-    elements = np.frombuffer(sent, dtype=_SENT_STAMP, offset=12 + 8 * dimensions)
-    return elements["microseconds"].astype(np.int64)
+        raise ValueError("an interval array with NULLs")
+    elements = np.frombuffer(sent, dtype=_SENT_INTERVAL, offset=12 + 8 * dimensions)
+    if elements["months"].any():
+        raise ValueError("an interval with months: its length in seconds is not exact")
+    days = elements["days"].astype(np.int64)
+    return (elements["microseconds"].astype(np.int64) + days * 86_400_000_000) / 1e6
 
 
 def _interpolate(at: dict[int, float], size: int, q: float) -> float:

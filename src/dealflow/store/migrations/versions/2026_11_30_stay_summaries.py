@@ -61,6 +61,12 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["deal_id"], ["deals.id"], name=op.f("fk_deal_journeys_deal_id_deals")),
         sa.PrimaryKeyConstraint("deal_id", name=op.f("pk_deal_journeys")),
     )
+    op.create_index(
+        "ix_deal_journeys_process_journey",
+        "deal_journeys",
+        ["process", "status", "open_stage", "stayed", "onward"],
+        unique=False,
+    )
     op.create_table(
         "stay_durations",
         sa.Column("process", sa.String(length=64), nullable=False),
@@ -107,4 +113,5 @@ def _fill_row_by_row(connection: sa.Connection) -> None:
 
 def downgrade() -> None:
     op.drop_table("stay_durations")
+    op.drop_index("ix_deal_journeys_process_journey", table_name="deal_journeys")
     op.drop_table("deal_journeys")
