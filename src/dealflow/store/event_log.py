@@ -71,8 +71,7 @@ def record_deal_events(uow: UnitOfWork, *, deal: Deal | None, found: Sequence[Ev
     assert after is not None
     try:
         write_deal(connection, after, before=deal)
-        write_visits(connection, visits)
-        summaries.write_journey(connection, before=deal, after=after, visits=visits)
+        summaries.write_stays(connection, before=deal, after=after, visits=visits)
         for seq, e in zip(seqs, found, strict=True):
             project_side_tables(connection, seq, e)
     except DBAPIError as exc:

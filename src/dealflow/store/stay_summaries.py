@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from dealflow.domain.deals import Deal
 from dealflow.store import tables as t
+from dealflow.store.projections import write_visits
 
 ONWARD = ("forward", "skip", "won")
 SEPARATOR = "|"
@@ -128,6 +129,37 @@ _UPSERT_DURATIONS = {
 }
 
 
+def _bound(table: Any, prefix: str) -> dict[str, Any]:
+    return {c.name: bindparam(prefix + c.name, type_=c.type) for c in table.columns}
+
+
+# A move on PostgreSQL: the stay it ends, the deal's journey and the stay's count in one statement
+# (data-modifying WITH clauses), so that the summaries cost a move no round trip of their own.
+_ONE_STAY = _upsert(postgresql.insert(t.stay_durations).values(_bound(t.stay_durations, "d_"))).add_cte(
+    insert(t.stage_visits).values(_bound(t.stage_visits, "v_")).cte("stay"),
+    _UPDATE_JOURNEY.cte("journey"),
+)
+
+
+def write_stays(connection: Connection, *, before: Deal | None, after: Deal, visits: list[dict[str, object]]) -> None:
+    """Insert the stays a deal's new events ended (``stage_visits``) and keep its journey and the stay
+    counts up to date (live commands): ``before`` and ``after`` are its states around the events."""
+    if connection.dialect.name != "postgresql" or before is None or len(visits) != 1:
+        write_visits(connection, visits)
+        write_journey(connection, before=before, after=after, visits=visits)
+        return
+    visit = visits[0]
+    counted = {name: visit[name] for name in DURATION_KEY if name != "hour"}
+    params = {
+        **{"v_" + name: value for name, value in visit.items()},
+        **{"d_" + name: value for name, value in counted.items()},
+        "d_hour": hour_of(float(visit["seconds"])),  # type: ignore[arg-type]
+        "d_stays": 1,
+        **_journey_change(before, after, str(visit["stage"]), str(visit["exit"]) in ONWARD),
+    }
+    connection.execute(_ONE_STAY, params)
+
+
 def write_journey(connection: Connection, *, before: Deal | None, after: Deal, visits: list[dict[str, object]]) -> None:
     """Keep a deal's journey and the stay counts up to date after its new events (live commands):
     ``before`` and ``after`` are its states around them, ``visits`` the stays they ended."""
@@ -141,18 +173,23 @@ def write_journey(connection: Connection, *, before: Deal | None, after: Deal, v
         if not steps and (after.status, open_stage) != (before.status, was_open_stage):
             steps = [("", False)]
         for stage, onward in steps:
-            mark = joined([stage]) if stage else ""
-            params = {
-                "w_deal_id": after.id,
-                "w_status": after.status,
-                "w_open_stage": open_stage,
-                "w_stayed_mark": mark,
-                "w_stayed_tag": stage + SEPARATOR if stage else "",
-                "w_onward_mark": mark if onward else "",
-                "w_onward_tag": stage + SEPARATOR if onward else "",
-            }
-            connection.execute(_UPDATE_JOURNEY, params)
+            connection.execute(_UPDATE_JOURNEY, _journey_change(before, after, stage, onward))
     write_durations(connection, _durations_of(visits))
+
+
+def _journey_change(before: Deal, after: Deal, stage: str, onward: bool) -> dict[str, object]:
+    """The parameters of ``_UPDATE_JOURNEY``: the deal as it is after its events, with a stay in
+    ``stage`` (none when empty), left onward or not."""
+    mark = joined([stage]) if stage else ""
+    return {
+        "w_deal_id": after.id,
+        "w_status": after.status,
+        "w_open_stage": after.stage if after.status == "open" else None,
+        "w_stayed_mark": mark,
+        "w_stayed_tag": stage + SEPARATOR if stage else "",
+        "w_onward_mark": mark if onward else "",
+        "w_onward_tag": stage + SEPARATOR if onward else "",
+    }
 
 
 def insert_journeys(connection: Connection, rows: list[tuple[object, ...]]) -> None:
