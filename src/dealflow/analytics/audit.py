@@ -181,7 +181,7 @@ def audit_process(connection: Connection, scope: Scope, *, top: int) -> ProcessA
         nodes=_nodes(process, transitions, moves),
         edges=_edges(process, transitions, moves, deals),
         variant_count=len(journeys),
-        variants=tuple(_variant(process, j, deals) for j in variants[:top]),
+        variants=tuple(_variant(moves, j, deals) for j in variants[:top]),
         conformance=moves.conformance(),
         won_rate_overridden=moves.overridden_win_rate(),
         won_rate_not_overridden=moves.not_overridden_win_rate(),
@@ -255,8 +255,8 @@ def _edges(process: Process, transitions: Transitions, moves: Moves, deals: int)
     return tuple(edges)
 
 
-def _variant(process: Process, journey: Journey, deals: int) -> Variant:
-    judged = judge_path(process, journey)
+def _variant(moves: Moves, journey: Journey, deals: int) -> Variant:
+    judged = judge_path(moves.rules, journey)
     return Variant(
         stages=journey.path,
         outcome=journey.outcome,
