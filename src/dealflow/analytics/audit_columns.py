@@ -57,21 +57,27 @@ Conditions = Sequence[ColumnElement[bool]]
 class Stays:
     """The finished stays of the audited deals in sales stages, and the open deals' current stages.
 
-    ``stage`` and ``went`` (the next stage, or the outcome of a close) are codes into ``names``;
-    ``exit`` codes into :data:`EXITS`; ``owner`` into ``owners``. Code 0 of ``names`` is unused."""
+    ``codes`` packs, ``bits`` bits each, the stage and where the stay went (the next stage, or
+    the outcome of a close) as codes into ``names``, then the exit as a code into :data:`EXITS`
+    (3 bits) and whether the move was overridden (1 bit): one array to sort and gather instead of
+    four. ``owner`` codes into ``owners``. Code 0 of ``names`` is unused."""
 
-    deal: Array  # int64
+    deal: Array  # uint64
     seq: Array  # int64
-    stage: Array  # int64
-    went: Array  # int64
-    exit: Array  # int64
-    overridden: Array  # bool
+    codes: Array  # int64
+    bits: int
     owner: Array  # int64
     seconds: Array  # float64
-    open_deal: Array  # int64, same keys as ``deal``
+    open_deal: Array  # uint64, same keys as ``deal``
     open_stage: Array  # int64
     names: tuple[str, ...]
     owners: tuple[str, ...]
+
+
+def pack(stage: Array, to: Array, exit_code: Array, overridden: Array, bits: int) -> Array:
+    """The ``codes`` of :class:`Stays` from their parts."""
+    codes: Array = stage | (to << bits) | (exit_code << 2 * bits) | (overridden.astype(np.int64) << 2 * bits + 3)
+    return codes
 
 
 def went(v: Any) -> ColumnElement[str]:
@@ -128,16 +134,15 @@ def _read_rows(
     deal, seq, stage, to, exit_, overridden, owner, seconds = (
         np.array(c, dtype=d) for c, d in zip(columns, _DTYPES, strict=True)
     )
+    bits = max(1, (len(names) - 1).bit_length())
     return Stays(
-        deal=deal,
+        deal=deal.astype(np.uint64),
         seq=seq,
-        stage=stage,
-        went=to,
-        exit=exit_,
-        overridden=overridden,
+        codes=pack(stage, to, exit_, overridden, bits),
+        bits=bits,
         owner=owner,
         seconds=seconds,
-        open_deal=np.array(open_deal, dtype=np.int64),
+        open_deal=np.array(open_deal, dtype=np.uint64),
         open_stage=np.array(open_stage, dtype=np.int64),
         names=tuple(names),
         owners=tuple(owners),
@@ -235,8 +240,7 @@ class _Reader:
         else:
             deal, seq, key, seconds, owner = columns
         mask = (1 << code_bits) - 1
-        stage, to = key & mask, (key >> code_bits) & mask
-        if not (stage.all() and to.all() and open_stage.all()):
+        if not ((key & mask).all() and ((key >> code_bits) & mask).all() and open_stage.all()):
             self._learn_names(seed)
             raise _Unknown
         every_deal.sort()
@@ -244,15 +248,13 @@ class _Reader:
             raise _Unknown
         owners, owner_codes = self._owners(seed, owner, users)
         return Stays(
-            deal=deal,
+            deal=deal.view(np.uint64),
             seq=seq,
-            stage=stage,
-            went=to,
-            exit=(key >> 2 * code_bits) & 7,
-            overridden=((key >> (2 * code_bits + 3)) & 1).astype(bool),
+            codes=key & ((1 << shift) - 1) if packed else key,
+            bits=code_bits,
             owner=owner_codes,
             seconds=seconds,
-            open_deal=open_deal,
+            open_deal=open_deal.view(np.uint64),
             open_stage=open_stage,
             names=tuple(self.names),
             owners=owners,

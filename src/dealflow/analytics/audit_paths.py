@@ -233,11 +233,12 @@ class Moves:
     def stage_skips(self) -> tuple[StageSkips, ...]:
         """For each stage that can be jumped over, the deals that did against those that went through."""
         stages = self.process.sales_stages
+        past = [self._past(journey) for journey in self.journeys]
         found = []
         for stage in stages[1:-1]:
             tally: dict[str, int] = defaultdict(int)
-            for journey in self.journeys:
-                skipped, through = self._past(journey, stage.key)
+            for journey, (jumped, went_on) in zip(self.journeys, past, strict=True):
+                skipped, through = stage.key in jumped, stage.key in went_on
                 for flag, name in ((skipped, "skipped"), (through, "through"), (skipped or through, "past")):
                     if flag:
                         tally[name] += journey.deals
@@ -259,14 +260,14 @@ class Moves:
             )
         return tuple(found)
 
-    def _past(self, journey: Journey, stage: str) -> tuple[bool, bool]:
-        """Whether the journey jumped over ``stage``, and whether it went through it onward."""
-        at = self._order[stage]
-        skipped = through = False
+    def _past(self, journey: Journey) -> tuple[set[str], set[str]]:
+        """The stages the journey jumped over, and those it went through onward."""
+        jumped: set[str] = set()
+        went_on: set[str] = set()
         for a, b in journey.moves():
             kind = self.rules.kind(a, b)
-            if kind == "skip" and self._order[a] < at < self._order[b]:
-                skipped = True
-            if a == stage and (kind in ("forward", "skip") or b == "won"):
-                through = True
-        return skipped, through
+            if kind == "skip":
+                jumped.update(key for key, at in self._order.items() if self._order[a] < at < self._order[b])
+            if kind in ("forward", "skip") or b == "won":
+                went_on.add(a)
+        return jumped, went_on

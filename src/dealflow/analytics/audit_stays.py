@@ -107,20 +107,21 @@ def transitions(stays: Stays) -> Transitions:
     found = Transitions()
     edges, edge = _edges(stays)
     size = len(edges)
-    tallies = [
-        np.bincount(edge, minlength=size),
-        np.bincount(edge[stays.overridden], minlength=size),
-        np.bincount(edge[stays.exit == RETURNED], minlength=size),
-        np.bincount(edge[stays.exit == BACKWARD], minlength=size),
-    ]
-    # Grouped by transition (a stable sort of small integers is a radix sort), then the two
+    exit_code = _exit(stays, stays.codes)
+    flags = _overridden(stays, stays.codes) | ((exit_code == RETURNED) << 1) | ((exit_code == BACKWARD) << 2)
+    # Stays per transition and combination of the three flags, in one pass.
+    tally = np.bincount(edge * 8 + flags, minlength=size * 8).reshape(size, 8)
+    counts = tally.sum(axis=1)
+    marked = [tally[:, [f for f in range(8) if f & bit]].sum(axis=1) for bit in (1, 2, 4)]
+    # Grouped by transition (a stable sort of 16-bit integers is a radix sort), then the two
     # middle values of each group found by a partial sort.
-    seconds = stays.seconds[np.argsort(edge.astype(np.int32), kind="stable")]
-    ends = np.cumsum(tallies[0])
+    by_edge = np.argsort(edge.astype(np.int16 if size < 2**15 else np.int64), kind="stable")
+    seconds = stays.seconds[by_edge]
+    ends = np.cumsum(counts)
     for i, key in enumerate(edges):
-        found.counts[key] = [int(tally[i]) for tally in tallies]
-        found.medians[key] = median(seconds[ends[i] - tallies[0][i] : ends[i]])
-    found.owners = _owners(stays)
+        found.counts[key] = [int(counts[i]), *(int(m[i]) for m in marked)]
+        found.medians[key] = median(seconds[ends[i] - counts[i] : ends[i]])
+    found.owners = _owners(stays, exit_code)
     return found
 
 
@@ -133,30 +134,44 @@ def median(values: Array) -> float:
     return x_low + (h - low) * (x_high - x_low)
 
 
+def _stage(stays: Stays, codes: Array) -> Array:
+    return codes & ((1 << stays.bits) - 1)
+
+
+def _exit(stays: Stays, codes: Array) -> Array:
+    return (codes >> 2 * stays.bits) & 7
+
+
+def _overridden(stays: Stays, codes: Array) -> Array:
+    return (codes >> 2 * stays.bits + 3) & 1
+
+
 def _edges(stays: Stays) -> tuple[list[Edge], Array]:
     """The distinct transitions, and for each stay the index of its own."""
-    width = len(stays.names)
-    pair = stays.stage * width + stays.went
-    index = np.zeros(width * width, dtype=np.int64)
+    bits = stays.bits
+    pair = stays.codes & ((1 << 2 * bits) - 1)  # stage, then where it went
+    index = np.zeros(1 << 2 * bits, dtype=np.int64)
     edges: dict[Edge, int] = {}
-    for p in np.flatnonzero(np.bincount(pair, minlength=width * width)):
-        stage, to = stays.names[p // width], stays.names[p % width]
+    for p in np.flatnonzero(np.bincount(pair, minlength=1 << 2 * bits)).tolist():
+        stage, to = stays.names[p & ((1 << bits) - 1)], stays.names[p >> bits]
         index[p] = edges.setdefault((stage, target(stage, to)), len(edges))
     return list(edges), index[pair]
 
 
-def _owners(stays: Stays) -> dict[str, list[int]]:
+def _owners(stays: Stays, exit_code: Array) -> dict[str, list[int]]:
     """Per owner of the stays: moves between stages, skips, backward moves, overrides."""
-    moving = np.isin(stays.exit, MOVE_CODES)
-    owner, exit_code = stays.owner[moving], stays.exit[moving]
+    is_move = np.zeros(len(EXITS) + 1, dtype=bool)
+    is_move[MOVE_CODES] = True
+    moving = np.flatnonzero(is_move[exit_code])
+    owner, kind = stays.owner[moving], exit_code[moving]
+    flags = (kind == SKIP) | ((kind == BACKWARD) << 1) | (_overridden(stays, stays.codes[moving]) << 2)
     size = len(stays.owners)
-    moves = np.bincount(owner, minlength=size)
-    skips = np.bincount(owner[exit_code == SKIP], minlength=size)
-    backward = np.bincount(owner[exit_code == BACKWARD], minlength=size)
-    overridden = np.bincount(owner[stays.overridden[moving]], minlength=size)
+    tally = np.bincount(owner * 8 + flags, minlength=size * 8).reshape(size, 8)
+    moves = tally.sum(axis=1)
+    marked = [tally[:, [f for f in range(8) if f & bit]].sum(axis=1) for bit in (1, 2, 4)]
     found: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for i in np.flatnonzero(moves):
-        found[stays.owners[i]] = [int(moves[i]), int(skips[i]), int(backward[i]), int(overridden[i])]
+    for i in np.flatnonzero(moves).tolist():
+        found[stays.owners[i]] = [int(moves[i]), *(int(m[i]) for m in marked)]
     return found
 
 
@@ -179,10 +194,11 @@ class _Deals:
 
 def journeys(stays: Stays) -> list[Journey]:
     """The deals grouped by path and outcome, with the median cycle of the closed ones."""
-    order, starts = _by_deal(stays)
-    stage = stays.stage[order]
-    deals = _deals(stays, order, starts)
-    bits = max(1, (len(stays.names) - 1).bit_length())
+    order, starts = by_deal(stays.deal, stays.seq)
+    codes = stays.codes[order]
+    stage = _stage(stays, codes)
+    deals = _deals(stays, order, starts, codes)
+    bits = stays.bits
     per_word = 62 // bits  # and two bits for the outcome
     length = deals.stays + (deals.now > 0)
     short = length <= per_word
@@ -192,44 +208,49 @@ def journeys(stays: Stays) -> list[Journey]:
     return found
 
 
-def _by_deal(stays: Stays) -> tuple[Array, Array]:
-    """The order of the stays by deal then event number, and where each deal's stays start."""
-    count = len(stays.deal)
+def by_deal(deal: Array, seq: Array) -> tuple[Array, Array]:
+    """The order of the stays by deal key then event number, and where each deal's stays start.
+
+    The deal keys (uint64) are sorted directly, with each stay's position in the low bits in
+    place of the key's own: a plain sort of integers is several times faster than an argsort.
+    Deals that share the kept high bits are told apart afterwards; stays read in event order (as
+    they are written) need no second sort."""
+    count = len(deal)
     if not count:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    by_deal = np.argsort(stays.deal)
-    deal = stays.deal[by_deal]
+    low = max(1, (count - 1).bit_length())
+    order = (np.sort((deal >> np.uint64(low)) << np.uint64(low) | np.arange(count, dtype=np.uint64))
+             & np.uint64((1 << low) - 1)).astype(np.int64)  # fmt: skip
+    keys = deal[order]
+    high = keys >> np.uint64(low)
+    if (np.diff(keys.view(np.int64)) != 0).sum() != (high[1:] != high[:-1]).sum():
+        order = order[np.argsort(keys, kind="stable")]  # two deals share the high bits: sort in full
+        keys = deal[order]
     new = np.ones(count, dtype=bool)
-    new[1:] = deal[1:] != deal[:-1]
-    dense = np.cumsum(new) - 1
-    seq = stays.seq[by_deal]
-    seq = seq - seq.min()
-    room = 63 - int(dense[-1]).bit_length()
-    if int(seq.max()).bit_length() <= room:
-        # Already in deal order: one stable sort of (deal, seq) as one integer, nearly sorted.
-        within = np.argsort((dense << room) | seq, kind="stable")
-    else:
-        within = np.lexsort((seq, dense))
-    return by_deal[within], np.flatnonzero(new)
+    new[1:] = keys[1:] != keys[:-1]
+    events = seq[order]
+    if (events[1:][~new[1:]] <= events[:-1][~new[1:]]).any():
+        dense = np.cumsum(new)
+        order = order[np.lexsort((events, dense))]
+    return order, np.flatnonzero(new)
 
 
-def _deals(stays: Stays, order: Array, starts: Array) -> _Deals:
+def _deals(stays: Stays, order: Array, starts: Array, codes: Array) -> _Deals:
     """Per deal with stays, then per open deal without any: what its journey needs."""
     count = len(order)
     lengths = np.diff(np.append(starts, count))
     rank = np.zeros(len(EXITS) + 1, dtype=np.int64)
     for name in OUTCOMES:
         rank[EXITS.index(name) + 1] = RANKED.index(name) + 1
-    exit_code = stays.exit[order]
+    exit_code = _exit(stays, codes)
 
     def per_deal(values: Array) -> Array:
         return np.maximum.reduceat(values, starts) if count else np.zeros(0, dtype=np.int64)
 
-    keys = stays.deal[order][starts]
+    keys = stays.deal[order[starts]]
     now = np.zeros(len(starts), dtype=np.int64)
-    at = np.searchsorted(keys, stays.open_deal)
-    at_clipped = np.minimum(at, max(len(keys) - 1, 0))
-    known = (at < len(keys)) & (keys[at_clipped] == stays.open_deal) if len(keys) else np.zeros(len(at), dtype=bool)
+    at = np.minimum(np.searchsorted(keys, stays.open_deal), max(len(keys) - 1, 0))
+    known = keys[at] == stays.open_deal if len(keys) else np.zeros(len(at), dtype=bool)
     now[at[known]] = stays.open_stage[known]
     fresh = stays.open_stage[~known]
     none = np.zeros(len(fresh), dtype=np.int64)
@@ -238,7 +259,7 @@ def _deals(stays: Stays, order: Array, starts: Array) -> _Deals:
         stays=np.concatenate([lengths, none]),
         now=np.concatenate([now, fresh]),
         outcome=np.concatenate([per_deal(rank[exit_code]), none]),
-        overridden=np.concatenate([per_deal(stays.overridden[order].astype(np.int64)), none]),
+        overridden=np.concatenate([per_deal(_overridden(stays, codes)), none]),
         backward=np.concatenate([per_deal((exit_code == BACKWARD).astype(np.int64)), none]),
         cycle=np.concatenate([_cycles(stays.seconds[order], starts, lengths), none.astype(np.float64)]),
     )
@@ -246,9 +267,10 @@ def _deals(stays: Stays, order: Array, starts: Array) -> _Deals:
 
 def _cycles(seconds: Array, starts: Array, lengths: Array) -> Array:
     """Each deal's durations added one by one in event order (as a sum over the ordered stays)."""
-    cycle = seconds[starts].copy() if len(starts) else np.zeros(0)
+    cycle = seconds[starts] if len(starts) else np.zeros(0)
+    longer = np.arange(len(starts))
     for k in range(1, int(lengths.max()) if len(lengths) else 0):
-        longer = np.flatnonzero(lengths > k)
+        longer = longer[lengths[longer] > k]
         cycle[longer] += seconds[starts[longer] + k]
     return cycle
 
@@ -256,9 +278,9 @@ def _cycles(seconds: Array, starts: Array, lengths: Array) -> Array:
 def _path_keys(stage: Array, deals: _Deals, bits: int, short: Array) -> Array:
     """Each deal's path as an integer, ``bits`` per stage, the first stage lowest (short paths only)."""
     keys = np.zeros(len(deals.start), dtype=np.uint64)
-    with_stays = np.flatnonzero(short & (deals.stays > 0))
-    for k in range(int(deals.stays[with_stays].max()) if len(with_stays) else 0):
-        chosen = with_stays[deals.stays[with_stays] > k]
+    chosen = np.flatnonzero(short & (deals.stays > 0))
+    for k in range(int(deals.stays[chosen].max()) if len(chosen) else 0):
+        chosen = chosen[deals.stays[chosen] > k]
         keys[chosen] |= stage[deals.start[chosen] + k].astype(np.uint64) << np.uint64(bits * k)
     current = np.flatnonzero(short & (deals.now > 0))
     keys[current] |= deals.now[current].astype(np.uint64) << (deals.stays[current] * bits).astype(np.uint64)
@@ -269,7 +291,7 @@ def _group(stays: Stays, deals: _Deals, chosen: Array, keys: Array, bits: int) -
     """The journeys of the ``chosen`` deals, grouped by their integer keys."""
     if not len(chosen):
         return []
-    order = chosen[np.argsort(keys[chosen], kind="stable")]
+    order = chosen[np.argsort(keys[chosen])]
     key = keys[order]
     new = np.ones(len(order), dtype=bool)
     new[1:] = key[1:] != key[:-1]
@@ -278,18 +300,16 @@ def _group(stays: Stays, deals: _Deals, chosen: Array, keys: Array, bits: int) -
     overridden = np.add.reduceat(deals.overridden[order], starts)
     backward = np.add.reduceat(deals.backward[order], starts)
     cycles = deals.cycle[order]
-    mask = np.uint64((1 << bits) - 1)
     found = []
     for i, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
         value = int(key[start])
         outcome, path = value & 3, value >> 2
         stages = []
         while path:
-            stages.append(stays.names[path & int(mask)])
+            stages.append(stays.names[path & ((1 << bits) - 1)])
             path >>= bits
-        found.append(
-            _journey(tuple(stages), outcome, end - start, int(overridden[i]), int(backward[i]), cycles[start:end])
-        )
+        tallies = (end - start, int(overridden[i]), int(backward[i]))
+        found.append(_journey(tuple(stages), outcome, *tallies, cycles[start:end]))
     return found
 
 
