@@ -49,6 +49,7 @@ from dealflow.store import tables as t
 EXITS = (*MOVES, *OUTCOMES)  # code i + 1; 0: an exit the audit has no use for
 PART_ROWS = 50_000_000  # at most this many stays per part: each column of a part is one value (< 1 GB)
 T = TypeVar("T")
+_COMPILED = ("jit = on", "jit_above_cost = 0", "jit_inline_above_cost = 0", "jit_optimize_above_cost = 0")
 Array = npt.NDArray[Any]
 Conditions = Sequence[ColumnElement[bool]]
 
@@ -209,16 +210,20 @@ class _Reader:
                 continue
         raise RuntimeError("could not tell the deals apart by hash with four seeds")
 
-    def _on_snapshot(self, read: Callable[[Connection], T]) -> T:
-        """``read`` on a new connection, in a read-only transaction on the exported snapshot."""
+    def _on_snapshot(self, read: Callable[[Connection], T], *, compiled: bool = False) -> T:
+        """``read`` on a new connection, in a read-only transaction on the exported snapshot.
+
+        ``compiled``: let the server compile the query's expressions (JIT, inlined and optimised);
+        for the read of every stay that costs a fraction of a second and saves a quarter of its
+        time. The small reads are cheaper without."""
         engine: Engine = self.connection.engine
         with engine.connect() as connection:
             connection.execution_options(isolation_level="REPEATABLE READ")
             with connection.begin():
                 connection.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{self.snapshot}'")
                 connection.exec_driver_sql("SET TRANSACTION READ ONLY")
-                # Compiling these queries (inlining, optimising) costs more than it saves.
-                connection.exec_driver_sql("SET LOCAL jit = off")
+                for setting in _COMPILED if compiled else ("jit = off",):
+                    connection.exec_driver_sql(f"SET LOCAL {setting}")
                 return read(connection)
 
     def _read(self, seed: int, pages: tuple[int, int], max_seq: int) -> Stays:
@@ -229,7 +234,8 @@ class _Reader:
         with ThreadPoolExecutor(max_workers=len(bounds) + 1, thread_name_prefix="audit") as pool:
             deals = pool.submit(self._on_snapshot, lambda c: self._deals(c, seed))
             parts = [
-                pool.submit(self._on_snapshot, lambda c, b=b: self._part(c, seed, b, code_bits, packed)) for b in bounds
+                pool.submit(self._on_snapshot, lambda c, b=b: self._part(c, seed, b, code_bits, packed), compiled=True)
+                for b in bounds
             ]
             found = [p.result() for p in parts]
             every_deal, open_deal, open_stage, users = deals.result()

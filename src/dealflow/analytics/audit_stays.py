@@ -213,8 +213,9 @@ def by_deal(deal: Array, seq: Array) -> tuple[Array, Array]:
 
     The deal keys (uint64) are sorted directly, with each stay's position in the low bits in
     place of the key's own: a plain sort of integers is several times faster than an argsort.
-    Deals that share the kept high bits are told apart afterwards; stays read in event order (as
-    they are written) need no second sort."""
+    Deals that share the kept high bits are told apart afterwards. Stays read in event order (as
+    they are mostly written) need no second sort; the deals with some that are not get theirs
+    sorted."""
     count = len(deal)
     if not count:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
@@ -228,10 +229,15 @@ def by_deal(deal: Array, seq: Array) -> tuple[Array, Array]:
         keys = deal[order]
     new = np.ones(count, dtype=bool)
     new[1:] = keys[1:] != keys[:-1]
+    # The deals with stays out of event order (few) get theirs sorted.
     events = seq[order]
-    if (events[1:][~new[1:]] <= events[:-1][~new[1:]]).any():
-        dense = np.cumsum(new)
-        order = order[np.lexsort((events, dense))]
+    dense = np.cumsum(new)
+    unsorted = np.flatnonzero(~new[1:] & (events[1:] <= events[:-1]))
+    if len(unsorted):
+        marked = np.zeros(int(dense[-1]) + 1, dtype=bool)
+        marked[dense[unsorted]] = True
+        redo = np.flatnonzero(marked[dense])
+        order[redo] = order[redo][np.lexsort((events[redo], dense[redo]))]
     return order, np.flatnonzero(new)
 
 
