@@ -208,7 +208,7 @@ class _Reader:
                 return self._read(seed, pages, max_seq)
             except _Unknown:
                 continue
-        raise RuntimeError("could not tell the deals apart by hash with four seeds")
+        raise RuntimeError("reading the stays: names without a code or deals sharing a hash, four times running")
 
     def _on_snapshot(self, read: Callable[[Connection], T], *, compiled: bool = False) -> T:
         """``read`` on a new connection, in a read-only transaction on the exported snapshot.
