@@ -10,6 +10,8 @@ Run ``.venv/bin/python benchmarks/bench_analytics.py [--deals 1000000] [--db URL
    last moment. Baselines: ``SELECT count(*), sum(amount) FROM deals`` and ``SELECT count(*) FROM
    events``, both forced to full table scans, so that the ratio reads as "the metrics cost N full
    scans". The three run interleaved, ``--repeat`` times after one warm-up round; medians reported.
+   With ``--sliced``, two runs the stays' summaries do not answer are timed in the same rounds: by
+   owner, and over the history's last quarter.
 2. Forecast. ``--open-deals`` open deals with ``--trials`` trials: taken from the database when its
    history has that many open deals, otherwise from a pipeline generated in memory (``--open-deals``
    open and ``--closed-deals`` closed deals walking the same stages). Timed: the simulation (one
@@ -41,13 +43,14 @@ from dealflow.analytics.forecast_history import Calls, load_history
 from dealflow.analytics.forecast_runs import compute, report
 from dealflow.analytics.forecast_simulation import BLOCK_CELLS, simulate
 from dealflow.analytics.metrics import compute_metrics
-from dealflow.analytics.periods import period_of
+from dealflow.analytics.periods import parse_period, period_of
 from dealflow.settings import Settings
 from dealflow.store.engine import make_engine, upgrade
 from synthetic import MEAN_DAYS, NOW, REPS, SPAN, STAGES, fill
 
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/dealflow_history"
 METRICS_TARGET, FORECAST_TARGET = 2.0, 1.0
+SLICED_PERIOD = "2026-Q3"  # the history's last full quarter
 DAY = 86_400.0
 WON_AT_LAST_STAGE = 0.55  # share of the closed deals that reached the last stage that were won, as in synthetic
 
@@ -72,13 +75,15 @@ def full_scan(engine: Engine, sql: str) -> Callable[[], object]:
     return run
 
 
-def metrics_run(engine: Engine) -> Callable[[], object]:
-    """The call ``dealflow metrics --json`` makes, with no filters, as of the history's last moment."""
+def metrics_run(engine: Engine, *, by: str | None = None, period: str | None = None) -> Callable[[], object]:
+    """The call ``dealflow metrics --json`` makes (with no filters: ``--by`` and ``--period`` as
+    given), as of the history's last moment."""
+    chosen = None if period is None else parse_period(period)
 
     def run() -> object:
         with engine.connect() as connection:
             return compute_metrics(
-                connection, process=None, period=None, slice_by=None, filters={}, now=NOW, target=None
+                connection, process=None, period=chosen, slice_by=by, filters={}, now=NOW, target=None
             ).as_json()
 
     return run
@@ -110,7 +115,9 @@ def prepare(url: str, deals: int, reuse: bool) -> Engine:
     engine = make_engine(url)
     if reuse and deals_in(engine) == deals:
         print(f"reusing {deals:,} deals in {make_url(url).render_as_string(hide_password=True)}")
+        start = time.perf_counter()
         upgrade(engine)
+        print(f"  schema upgraded in {time.perf_counter() - start:.1f} s")
         return engine
     engine.dispose()
     engine = prepare_database(url)
@@ -126,27 +133,33 @@ def table_sizes(engine: Engine) -> str:
     with engine.connect() as connection:
         found = [
             f"{name} {connection.execute(text(f'SELECT count(*) FROM {name}')).scalar_one():,}"
-            for name in ("deals", "events", "stage_visits")
+            for name in ("deals", "events", "stage_visits", "deal_journeys", "stay_durations")
         ]
     return ", ".join(found)
 
 
-def bench_metrics(engine: Engine, repeat: int) -> None:
-    """Time the full metrics set against the two scans, interleaved."""
+def bench_metrics(engine: Engine, repeat: int, sliced: bool) -> None:
+    """Time the full metrics set against the two scans, interleaved (with ``sliced``, also a run by
+    owner and one over a quarter)."""
     print(f"\nmetrics: {table_sizes(engine)}; {repeat} rounds after a warm-up")
-    found = interleaved(
-        {
-            "deals scan": full_scan(engine, "SELECT count(*), sum(amount) FROM deals"),
-            "events scan": full_scan(engine, "SELECT count(*) FROM events"),
-            "full metrics": metrics_run(engine),
-        },
-        repeat,
-    )
+    actions = {
+        "deals scan": full_scan(engine, "SELECT count(*), sum(amount) FROM deals"),
+        "events scan": full_scan(engine, "SELECT count(*) FROM events"),
+        "full metrics": metrics_run(engine),
+    }
+    if sliced:
+        actions["by owner"] = metrics_run(engine, by="owner")
+        actions[SLICED_PERIOD] = metrics_run(engine, period=SLICED_PERIOD)
+    found = interleaved(actions, repeat)
     for name, times in found.items():
         show(name, times)
     metrics = statistics.median(found["full metrics"])
     for name in ("deals scan", "events scan"):
         print(f"  full metrics / {name}: {metrics / statistics.median(found[name]):.1f}x")
+    for name in list(actions)[3:]:
+        print(
+            f"  {name} / events scan: {statistics.median(found[name]) / statistics.median(found['events scan']):.1f}x"
+        )
     met = "met" if metrics < METRICS_TARGET else "NOT met"
     print(f"  target (full metrics under {METRICS_TARGET:.0f} s on PostgreSQL): {met} ({metrics:.2f} s)")
 
@@ -268,11 +281,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=10_000)
     parser.add_argument("--skip-metrics", action="store_true")
     parser.add_argument("--skip-forecast", action="store_true")
+    parser.add_argument("--sliced", action="store_true", help="also time a run by owner and one over a quarter")
     args = parser.parse_args(argv)
     url = Settings(database_url=args.db).database_url
     engine = prepare(url, args.deals, args.reuse)
     if not args.skip_metrics:
-        bench_metrics(engine, args.repeat)
+        bench_metrics(engine, args.repeat, args.sliced)
     if not args.skip_forecast:
         bench_forecast(engine, args.open_deals, args.closed_deals, args.trials, args.repeat)
     return 0

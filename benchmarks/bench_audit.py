@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -176,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     with engine.connect() as connection:
         stays = connection.execute(select(func.count()).select_from(t.stage_visits)).scalar()
         events = connection.execute(select(func.count()).select_from(t.events)).scalar()
-    print(f"history: {args.deals:,} deals, {events:,} events, {stays:,} finished stage stays")
+    print(f"history: {args.deals:,} deals, {events:,} events, {stays:,} finished stage stays; load average {load()}")
     with tempfile.TemporaryDirectory() as folder:
         log = Path(folder) / "log.csv"
         start = time.perf_counter()
@@ -202,11 +203,20 @@ def main(argv: list[str] | None = None) -> int:
                         mine.append(audit(engine)[0])
                     else:
                         theirs.append(pm4py.run()["times"])
-                print(f"round {round_ + 1}: audit {mine[-1]:.2f} s, pm4py {theirs[-1]['total']:.2f} s", flush=True)
+                print(
+                    f"round {round_ + 1}: audit {mine[-1]:.2f} s, pm4py {theirs[-1]['total']:.2f} s, "
+                    f"load average {load()}",
+                    flush=True,
+                )
         finally:
             pm4py.close()
     report(mine, theirs, pm4py.ready["format"])
     return 0
+
+
+def load() -> str:
+    """The load average over 1, 5 and 15 minutes: the machine is shared, figures move with it."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def report(mine: list[float], theirs: list[dict[str, float]], format_seconds: float) -> None:

@@ -1,6 +1,7 @@
 """A synthetic sales history at scale for the analytics benchmarks: deals that walk the standard
 process (forward, skips, backward moves, overrides, wins, losses), with their events and the
-projections (`deals`, `stage_visits`) written straight to the tables.
+projections (`deals`, `stage_visits` and their summaries `deal_journeys` and `stay_durations`) written
+straight to the tables.
 
 Run ``.venv/bin/python benchmarks/synthetic.py --deals 1000000 [--db URL]`` to (re)fill a database
 (every table in it is dropped first; default: the PostgreSQL database ``dealflow_history``). Other
@@ -25,6 +26,7 @@ from sqlalchemy.engine import make_url
 from dealflow.process.loading import load_template
 from dealflow.services import workspace as ws
 from dealflow.settings import Settings
+from dealflow.store import stay_summaries as summaries
 from dealflow.store import tables as t
 from dealflow.store.engine import upgrade
 from dealflow.store.unit_of_work import UnitOfWork
@@ -48,6 +50,7 @@ class Rows:
     events: list[tuple[object, ...]]
     deals: list[tuple[object, ...]]
     visits: list[tuple[object, ...]]
+    journeys: list[tuple[object, ...]]
 
 
 EVENT_COLUMNS = ("stream", "version", "type", "actor", "at", "data")
@@ -134,7 +137,8 @@ def walk(number: int, rnd: random.Random, first_seq: int) -> tuple[Rows, int]:
     }  # fmt: skip
     deal = (deal_id, number, fields["title"], "standard", 1, None, owner, STAGES[stage], status, amount, None,
             created, entered, closed_at, version, json.dumps(state), source, segment, product, reason, 0)  # fmt: skip
-    return Rows(events, [deal], visits), seq
+    journey = summaries.journey_row(deal_id, "standard", status, STAGES[stage], [(v[3], v[8]) for v in visits])
+    return Rows(events, [deal], visits, [journey]), seq
 
 
 def batches(deals: int, seed: int, size: int = 20_000) -> Iterator[Rows]:
@@ -142,12 +146,13 @@ def batches(deals: int, seed: int, size: int = 20_000) -> Iterator[Rows]:
     rnd = random.Random(seed)
     seq = 1
     for start in range(1, deals + 1, size):
-        batch = Rows([], [], [])
+        batch = Rows([], [], [], [])
         for number in range(start, min(start + size, deals + 1)):
             rows, seq = walk(number, rnd, seq)
             batch.events += rows.events
             batch.deals += rows.deals
             batch.visits += rows.visits
+            batch.journeys += rows.journeys
         yield batch
 
 
@@ -168,9 +173,11 @@ def fill(engine: Engine, deals: int, *, seed: int = 1) -> dict[str, int]:
     offset = _setup(engine)
     counts = {"deals": 0, "events": 0, "stage_visits": 0}
     postgres = engine.dialect.name == "postgresql"
+    durations = summaries.Durations()
     for batch in batches(deals, seed):
         events = [(*row[:4], row[4], row[5]) for row in batch.events]
         visits = [(v[0], v[1] + offset, *v[2:]) for v in batch.visits]
+        summaries.count_durations(durations, ((v[2], v[3], v[8], v[10], v[7]) for v in visits))  # type: ignore[misc]
         with engine.begin() as connection:
             if postgres:
                 raw = connection.connection.driver_connection
@@ -179,6 +186,7 @@ def fill(engine: Engine, deals: int, *, seed: int = 1) -> dict[str, int]:
                         ("events", EVENT_COLUMNS, events),
                         ("deals", DEAL_COLUMNS, batch.deals),
                         ("stage_visits", VISIT_COLUMNS, visits),
+                        ("deal_journeys", summaries.JOURNEY_COLUMNS, batch.journeys),
                     ):
                         with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                             for row in rows:
@@ -190,9 +198,12 @@ def fill(engine: Engine, deals: int, *, seed: int = 1) -> dict[str, int]:
                     row["state"] = json.loads(str(row["state"]))
                 connection.execute(insert(t.deals), deal_rows)
                 connection.execute(insert(t.stage_visits), [dict(zip(VISIT_COLUMNS, r, strict=True)) for r in visits])
+                summaries.insert_journeys(connection, batch.journeys)
         counts["deals"] += len(batch.deals)
         counts["events"] += len(events)
         counts["stage_visits"] += len(visits)
+    with engine.begin() as connection:
+        summaries.write_durations(connection, durations)
     if postgres:
         with engine.connect() as connection:
             connection.exec_driver_sql(f"SELECT setval('events_seq_seq', {counts['events'] + offset + 1})")

@@ -3,10 +3,10 @@ the deals kept to the process as it is defined.
 
 The audited deals are those of one process created in the period (all of them without one),
 followed to today, so that every deal's whole path counts once and the graph, the variants and
-the conformance figures add up. Everything is read from ``stage_visits`` (one row per finished
-stay) and, for open deals, the stay they are in now, in grouped passes that return a few
-thousand rows whatever the number of deals (:mod:`dealflow.analytics.audit_stays`): the
-*transitions* (stays by where they went, with median durations) and the *journeys* (deals by path).
+the conformance figures add up. Everything comes from one read of ``stage_visits`` (one row per
+finished stay) as columns and, for open deals, the stage they are in now, grouped with numpy
+(:mod:`dealflow.analytics.audit_stays`): the *transitions* (stays by where they went, with median
+durations) and the *journeys* (deals by path).
 
 The path of a deal determines its moves, so skips, moves the process does not allow, start stages
 and the per-stage win rates are worked out in Python from the grouped paths
@@ -181,7 +181,7 @@ def audit_process(connection: Connection, scope: Scope, *, top: int) -> ProcessA
         nodes=_nodes(process, transitions, moves),
         edges=_edges(process, transitions, moves, deals),
         variant_count=len(journeys),
-        variants=tuple(_variant(process, j, deals) for j in variants[:top]),
+        variants=tuple(_variant(moves, j, deals) for j in variants[:top]),
         conformance=moves.conformance(),
         won_rate_overridden=moves.overridden_win_rate(),
         won_rate_not_overridden=moves.not_overridden_win_rate(),
@@ -255,8 +255,8 @@ def _edges(process: Process, transitions: Transitions, moves: Moves, deals: int)
     return tuple(edges)
 
 
-def _variant(process: Process, journey: Journey, deals: int) -> Variant:
-    judged = judge_path(process, journey)
+def _variant(moves: Moves, journey: Journey, deals: int) -> Variant:
+    judged = judge_path(moves.rules, journey)
     return Variant(
         stages=journey.path,
         outcome=journey.outcome,

@@ -117,15 +117,37 @@ def allowed(process: Process, stage: str, to: str) -> bool:
     return False
 
 
-def judge_path(process: Process, journey: Journey) -> Judged:
+class Rules:
+    """The process's verdict on moves, worked out once per pair of places: a million deals take a
+    few thousand paths over a few dozen distinct moves."""
+
+    def __init__(self, process: Process) -> None:
+        self.process = process
+        self._kinds: dict[tuple[str, str], MoveKind] = {}
+        self._allowed: dict[tuple[str, str], bool] = {}
+
+    def kind(self, stage: str, to: str) -> MoveKind:
+        """:func:`classify`, remembered."""
+        if (found := self._kinds.get((stage, to))) is None:
+            found = self._kinds[(stage, to)] = classify(self.process, stage, to)
+        return found
+
+    def allows(self, stage: str, to: str) -> bool:
+        """:func:`allowed`, remembered."""
+        if (found := self._allowed.get((stage, to))) is None:
+            found = self._allowed[(stage, to)] = allowed(self.process, stage, to)
+        return found
+
+
+def judge_path(rules: Rules, journey: Journey) -> Judged:
     """Skips, straightness and moves not allowed for the deals of one journey.
 
     A move back is allowed when the process allows backward moves; when it does not, only the
     deals that made a real backward move broke it (a handoff sent back is always allowed)."""
     moves = journey.moves()
-    kinds = [classify(process, a, b) for a, b in moves]
-    broken = any(kind != "backward" and not allowed(process, a, b) for (a, b), kind in zip(moves, kinds, strict=True))
-    backward_broken = "backward" in kinds and process.moves.backward == "never"
+    kinds = [rules.kind(a, b) for a, b in moves]
+    broken = any(kind != "backward" and not rules.allows(a, b) for (a, b), kind in zip(moves, kinds, strict=True))
+    backward_broken = "backward" in kinds and rules.process.moves.backward == "never"
     not_allowed = journey.deals if broken else journey.backward if backward_broken else 0
     straight = not broken and all(kind in ("forward", "outcome") for kind in kinds)
     return Judged(skipped="skip" in kinds, straight=straight, not_allowed=not_allowed)
@@ -144,8 +166,9 @@ class Moves:
 
     def __init__(self, process: Process, journeys: Iterable[Journey]) -> None:
         self.process = process
+        self.rules = Rules(process)
         self.journeys = list(journeys)
-        self.judged = [judge_path(process, j) for j in self.journeys]
+        self.judged = [judge_path(self.rules, j) for j in self.journeys]
         self.starts: dict[str, int] = defaultdict(int)
         self.open_now: dict[str, int] = defaultdict(int)
         for journey in self.journeys:
@@ -162,13 +185,13 @@ class Moves:
 
     def kind(self, stage: str, to: str) -> MoveKind:
         """The kind of the move from ``stage`` to ``to``."""
-        return classify(self.process, stage, to)
+        return self.rules.kind(stage, to)
 
     def not_allowed_on(self, stage: str, to: str, count: int, backward: int) -> int:
         """How many of the ``count`` moves from ``stage`` to ``to`` the process does not allow."""
-        if classify(self.process, stage, to) == "backward":
+        if self.rules.kind(stage, to) == "backward":
             return backward if self.process.moves.backward == "never" else 0
-        return 0 if allowed(self.process, stage, to) else count
+        return 0 if self.rules.allows(stage, to) else count
 
     def conformance(self) -> Conformance:
         """How many deals kept to the process, skipped, went back, were overridden."""
@@ -210,11 +233,12 @@ class Moves:
     def stage_skips(self) -> tuple[StageSkips, ...]:
         """For each stage that can be jumped over, the deals that did against those that went through."""
         stages = self.process.sales_stages
+        past = [self._past(journey) for journey in self.journeys]
         found = []
         for stage in stages[1:-1]:
             tally: dict[str, int] = defaultdict(int)
-            for journey in self.journeys:
-                skipped, through = self._past(journey, stage.key)
+            for journey, (jumped, went_on) in zip(self.journeys, past, strict=True):
+                skipped, through = stage.key in jumped, stage.key in went_on
                 for flag, name in ((skipped, "skipped"), (through, "through"), (skipped or through, "past")):
                     if flag:
                         tally[name] += journey.deals
@@ -236,14 +260,14 @@ class Moves:
             )
         return tuple(found)
 
-    def _past(self, journey: Journey, stage: str) -> tuple[bool, bool]:
-        """Whether the journey jumped over ``stage``, and whether it went through it onward."""
-        at = self._order[stage]
-        skipped = through = False
+    def _past(self, journey: Journey) -> tuple[set[str], set[str]]:
+        """The stages the journey jumped over, and those it went through onward."""
+        jumped: set[str] = set()
+        went_on: set[str] = set()
         for a, b in journey.moves():
-            kind = classify(self.process, a, b)
-            if kind == "skip" and self._order[a] < at < self._order[b]:
-                skipped = True
-            if a == stage and (kind in ("forward", "skip") or b == "won"):
-                through = True
-        return skipped, through
+            kind = self.rules.kind(a, b)
+            if kind == "skip":
+                jumped.update(key for key, at in self._order.items() if self._order[a] < at < self._order[b])
+            if kind in ("forward", "skip") or b == "won":
+                went_on.add(a)
+        return jumped, went_on

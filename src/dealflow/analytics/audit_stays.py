@@ -1,64 +1,36 @@
-"""What the audit reads from the stays of a process: the *transitions* (stays grouped by where they
-went, with exact median durations) and the *journeys* (one path per deal, grouped).
+"""What the audit works out from the stays of a process: the *transitions* (stays grouped by
+where they went, with exact median durations, and the moves per owner) and the *journeys* (one
+path per deal, grouped by path and outcome, with the median cycle).
 
-Both are grouped passes over ``stage_visits`` that return a few thousand rows whatever the number
-of deals:
-
-- transitions: per (stage, where the stays went) the stays by one-hour bucket of duration, which
-  gives the counts and tells which bucket holds the middle value; one more pass fetches only the
-  stays in those buckets, for exact medians without sorting every stay. And the moves per owner.
-- journeys: per deal its stages in order as a string, its outcome, whether it was ever overridden
-  or moved backward, and its cycle; grouped by path and outcome, with the median cycle.
+Both come from one read of the stays as columns (:mod:`dealflow.analytics.audit_columns`),
+grouped with numpy: the stays sorted by deal and event number give each deal's path, encoded as
+an integer (a few bits per stage) so that a million paths group with one sort; sorted by
+transition they give each transition's exact median with a partial sort.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
-    Connection,
-    Engine,
-    Float,
-    FromClause,
-    Select,
-    String,
-    case,
-    cast,
-    func,
-    literal,
-    null,
-    select,
-    union_all,
-)
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import ColumnElement, Connection, Select, case, func, select
 
+from dealflow.analytics.audit_columns import EXITS, Stays, read_columns
 from dealflow.analytics.audit_paths import OPEN, OUTCOMES, Journey
-from dealflow.analytics.percentiles import percentiles
 from dealflow.analytics.scope import Rows, Scope
 from dealflow.analytics.stays import MOVES
 from dealflow.store import tables as t
 
-SEPARATOR = ">"
-BUCKET_SECONDS = 3600.0
-_LAST = 2**62  # orders the stay a deal is in now after its finished ones
-
 Edge = tuple[str, str]
-T = TypeVar("T")
-# Planner settings for the two reads, each in its own transaction. Handing rows from parallel
-# workers to the leader is cheap next to evaluating and grouping them, so let workers scan: the
-# default costs keep the histogram's scan in one process. Reading a deal's stays in order off the
-# primary key beats sorting them all when the table is in memory, as on a server that holds it
-# (the default random_page_cost, 4, assumes spinning disks). Groups stay in memory, not in files.
-_PARALLEL = ("SET LOCAL parallel_setup_cost = 0", "SET LOCAL parallel_tuple_cost = 0")
-_FOR_TRANSITIONS = (*_PARALLEL, "SET LOCAL work_mem = '64MB'")
-_FOR_JOURNEYS = (*_PARALLEL, "SET LOCAL random_page_cost = 1.1", "SET LOCAL work_mem = '256MB'")
+Array = npt.NDArray[Any]
+RETURNED, BACKWARD, SKIP = (EXITS.index(name) + 1 for name in ("returned", "backward", "skip"))
+MOVE_CODES = [EXITS.index(name) + 1 for name in MOVES]
+# A deal's outcome is the greatest of its stays' outcomes by name, as SQL's max() would pick it.
+RANKED = tuple(sorted(OUTCOMES))
 
 
 @dataclass
@@ -71,55 +43,15 @@ class Transitions:
     owners: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0]))
 
 
-def _went(exit_kind: ColumnElement[str], to_stage: ColumnElement[str | None]) -> ColumnElement[str]:
-    """Where a stay went, in SQL: the next stage, else (a close) the outcome. One grouping key
-    instead of two: a close leaves the stage as it is, so its ``to_stage`` is NULL."""
-    return func.coalesce(to_stage, exit_kind)
-
-
 def target(stage: str, went: str) -> str:
-    """Where a stay went, from :func:`_went`: a move that left the stage as it was stays there."""
+    """Where a stay went: a move that left the stage as it was stays there."""
     return stage if went in MOVES else went
 
 
 def read_stays(connection: Connection, scope: Scope) -> tuple[Transitions, list[Journey]]:
-    """The transitions and the journeys of ``scope``.
-
-    On PostgreSQL the two reads run side by side on two more connections that import this one's
-    snapshot (``pg_export_snapshot``), so they see exactly the same data and the audit takes as
-    long as the longer of the two; elsewhere one after the other on ``connection``."""
-    if connection.dialect.name != "postgresql":
-        return _transitions_and_owners(connection, scope), read_journeys(connection, scope)
-    snapshot = str(connection.execute(select(func.pg_export_snapshot())).scalar_one())
-    engine = connection.engine
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="audit") as pool:
-        transitions = pool.submit(
-            _on_snapshot, engine, snapshot, _FOR_TRANSITIONS, lambda c: _transitions_and_owners(c, scope)
-        )
-        journeys = pool.submit(_on_snapshot, engine, snapshot, _FOR_JOURNEYS, lambda c: read_journeys(c, scope))
-        return transitions.result(), journeys.result()
-
-
-def _transitions_and_owners(connection: Connection, scope: Scope) -> Transitions:
-    found = read_transitions(connection, scope)
-    found.owners = read_owners(connection, scope)
-    return found
-
-
-def _on_snapshot(engine: Engine, snapshot: str, settings: Sequence[str], read: Callable[[Connection], T]) -> T:
-    """``read`` on a new connection, in a read-only transaction on the exported ``snapshot``."""
-    if not re.fullmatch(r"[0-9A-F-]+", snapshot):
-        raise ValueError(f"unexpected snapshot id {snapshot!r}")
-    with engine.connect() as connection:
-        connection.execution_options(isolation_level="REPEATABLE READ")
-        with connection.begin():
-            connection.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-            connection.exec_driver_sql("SET TRANSACTION READ ONLY")
-            # Compiling these queries (inlining, optimising) costs seconds and saves less.
-            connection.exec_driver_sql("SET LOCAL jit = off")
-            for setting in settings:
-                connection.exec_driver_sql(setting)
-            return read(connection)
+    """The transitions and the journeys of ``scope``, from one read of its stays."""
+    stays = read_columns(connection, scope, stays_in_scope(scope), open_deals(scope))
+    return transitions(stays), journeys(stays)
 
 
 # ---- which deals and stays ----------------------------------------------------------------------
@@ -155,138 +87,7 @@ def stays_in_scope(scope: Scope) -> list[ColumnElement[bool]]:
     return conditions
 
 
-# ---- transitions ------------------------------------------------------------------------------
-
-
-def read_transitions(connection: Connection, scope: Scope) -> Transitions:
-    """Counts and exact median durations of the transitions (owners: see :func:`read_owners`).
-
-    The linear-interpolation median of n sorted values is the mean of ranks floor(h) and ceil(h),
-    h = (n - 1) / 2 (PostgreSQL's ``percentile_cont(0.5)``). The first pass counts the stays of
-    each transition by one-hour bucket of duration, which says which bucket holds each of those
-    ranks and at which offset; the second fetches only the stays in those buckets. Two grouped
-    scans instead of a sort of every stay."""
-    v = t.stage_visits
-    conditions = stays_in_scope(scope)
-    # A subquery the planner keeps as it is (OFFSET 0): it then takes the bucket for what it is, a
-    # few thousand values, and hashes the groups; seeing through to the durations (all distinct)
-    # it would sort every stay instead.
-    stays = (
-        select(
-            v.c.stage.label("stage"),
-            _went(v.c.exit, v.c.to_stage).label("went"),
-            _bucket(v.c.seconds).label("b"),
-            v.c.overridden,
-            v.c.exit,
-        )
-        .where(*conditions)
-        .offset(0)
-        .subquery("stays")
-    )
-    s = stays.c
-    histogram = select(
-        s.stage,
-        s.went,
-        s.b,
-        func.count(),
-        func.count().filter(s.overridden),
-        func.count().filter(s.exit == "returned"),
-        func.count().filter(s.exit == "backward"),
-    ).group_by(s.stage, s.went, s.b)
-    found = Transitions()
-    sizes: dict[Edge, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for stage, to, b, count, overridden, returned, backward in connection.execute(histogram):
-        edge = (stage, target(stage, to))
-        tally = found.counts[edge]
-        for i, value in enumerate((count, overridden, returned, backward)):
-            tally[i] += int(value)
-        sizes[edge][int(b)] += int(count)
-    found.medians = _medians(connection, conditions, sizes)
-    return found
-
-
-def read_owners(connection: Connection, scope: Scope) -> dict[str, list[int]]:
-    """Per owner of the stays: moves between stages, skips, backward moves, overrides."""
-    v = t.stage_visits
-    query = (
-        select(v.c.owner, v.c.exit, func.count(), func.count().filter(v.c.overridden))
-        .where(*stays_in_scope(scope), v.c.exit.in_(MOVES))
-        .group_by(v.c.owner, v.c.exit)
-    )
-    owners: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for owner, exit_kind, count, overridden in connection.execute(query):
-        mine = owners[owner]
-        mine[0] += count
-        mine[1] += count if exit_kind == "skip" else 0
-        mine[2] += count if exit_kind == "backward" else 0
-        mine[3] += overridden
-    return owners
-
-
-def _bucket(seconds: ColumnElement[float]) -> ColumnElement[int]:
-    # Any monotone bucketing will do (PostgreSQL rounds, SQLite truncates): both passes use this one.
-    return cast(seconds / BUCKET_SECONDS, BigInteger)
-
-
-def _medians(
-    connection: Connection, conditions: Sequence[ColumnElement[bool]], sizes: dict[Edge, dict[int, int]]
-) -> dict[Edge, float]:
-    """The exact median of each transition from its histogram and the stays of the buckets needed."""
-    v = t.stage_visits
-    bucket = _bucket(v.c.seconds)
-    wanted: dict[Edge, list[tuple[int, int]]] = {}  # per transition: (bucket, offset) of both ranks
-    for edge, buckets in sizes.items():
-        h = (sum(buckets.values()) - 1) / 2
-        wanted[edge] = [_locate(buckets, rank) for rank in (math.floor(h), math.ceil(h))]
-    needed = {b for places in wanted.values() for b, _ in places}
-    if not needed:
-        return {}
-    went = _went(v.c.exit, v.c.to_stage)
-    rows = select(v.c.stage, went, bucket, v.c.seconds).where(*conditions, bucket.in_(needed))
-    values: dict[tuple[Edge, int], list[float]] = defaultdict(list)
-    keep = {(edge, b) for edge, places in wanted.items() for b, _ in places}
-    for stage, to, b, seconds in connection.execute(rows):
-        key = ((stage, target(stage, to)), int(b))
-        if key in keep:
-            values[key].append(float(seconds))
-    medians = {}
-    for edge, ((b_low, low), (b_high, high)) in wanted.items():
-        x_low = sorted(values[(edge, b_low)])[low]
-        x_high = sorted(values[(edge, b_high)])[high]
-        h = (sum(sizes[edge].values()) - 1) / 2
-        medians[edge] = x_low + (h - math.floor(h)) * (x_high - x_low)
-    return medians
-
-
-def _locate(buckets: dict[int, int], rank: int) -> tuple[int, int]:
-    """The bucket holding the value of 0-based ``rank``, and its offset in that bucket."""
-    below = 0
-    for b in sorted(buckets):
-        if rank < below + buckets[b]:
-            return b, rank - below
-        below += buckets[b]
-    raise ValueError(f"rank {rank} beyond {below} values")
-
-
-# ---- journeys ---------------------------------------------------------------------------------
-
-
-def _finished(scope: Scope) -> Select[Any]:
-    """The finished stays of the audited deals: deal, seq, stage, the outcome the stay closed with
-    (or NULL), overridden, backward, seconds."""
-    v = t.stage_visits
-    return select(
-        v.c.deal_id.label("deal_id"),
-        v.c.seq.label("seq"),
-        v.c.stage.label("stage"),
-        case((v.c.exit.in_(OUTCOMES), v.c.exit), else_=null()).label("outcome"),
-        case((v.c.overridden, 1), else_=0).label("overridden"),
-        case((v.c.exit == "backward", 1), else_=0).label("backward"),
-        v.c.seconds.label("seconds"),
-    ).where(*stays_in_scope(scope))
-
-
-def _open_deals(scope: Scope) -> Select[Any]:
+def open_deals(scope: Scope) -> Select[Any]:
     """The open deals of the scope and the stage each is in now."""
     d = t.deals
     conditions = [d.c.process == scope.process.key, d.c.status == "open"]
@@ -295,101 +96,249 @@ def _open_deals(scope: Scope) -> Select[Any]:
     return select(d.c.id.label("deal_id"), d.c.stage.label("stage")).where(*conditions)
 
 
-def _per_deal_postgresql(scope: Scope) -> FromClause:
-    """One row per deal (see :func:`_per_deal`), from stays read in deal and seq order.
-
-    Fed from a subquery ordered by deal and seq, string_agg() concatenates in that order (the
-    PostgreSQL manual's way to order an aggregate's input); the order is the primary key's, so the
-    stays can be read off it instead of sorted. The open deals' current stages are joined after."""
-    ordered = _finished(scope).order_by(t.stage_visits.c.deal_id, t.stage_visits.c.seq).subquery("ordered")
-    o = ordered.c
-    stays = (
-        select(
-            o.deal_id,
-            func.string_agg(o.stage, literal(SEPARATOR)).label("path"),
-            func.max(o.outcome).label("outcome"),
-            func.max(o.overridden).label("overridden"),
-            func.max(o.backward).label("backward"),
-            func.sum(o.seconds).label("cycle"),
-        )
-        .group_by(o.deal_id)
-        .subquery("stays")
-    )
-    now = _open_deals(scope).subquery("now")
-    s, n = stays.c, now.c
-    path = func.coalesce(s.path.concat(SEPARATOR).concat(n.stage), s.path, n.stage)
-    return (
-        select(
-            path.label("path"),
-            s.outcome,
-            func.coalesce(s.overridden, 0).label("overridden"),
-            func.coalesce(s.backward, 0).label("backward"),
-            s.cycle,
-        )
-        .select_from(stays.join(now, n.deal_id == s.deal_id, full=True))
-        .subquery("per_deal")
-    )
+# ---- transitions ------------------------------------------------------------------------------
 
 
-def _per_deal(connection: Connection, scope: Scope) -> FromClause:
-    """One row per deal: its path (stages in order, the current one last), outcome (NULL while
-    open), whether ever overridden or moved backward, and its cycle (the sum of its stays: from
-    its first entry to its close)."""
-    if connection.dialect.name == "postgresql":
-        return _per_deal_postgresql(scope)
-    # SQLite before 3.44 has no ORDER BY inside group_concat(); as a window function over the
-    # deal's stays in seq order it concatenates them in that order.
-    current = _open_deals(scope).subquery("now")
-    now = select(
-        current.c.deal_id,
-        cast(literal(_LAST), BigInteger),
-        current.c.stage,
-        cast(null(), String),
-        literal(0),
-        literal(0),
-        cast(literal(0.0), Float),
-    )
-    s = union_all(_finished(scope), now).subquery("every_stay")
-    deal = s.c.deal_id
-    stays = select(
-        func.group_concat(s.c.stage, SEPARATOR)
-        .over(partition_by=deal, order_by=s.c.seq, rows=(None, None))
-        .label("path"),
-        func.max(s.c.outcome).over(partition_by=deal).label("outcome"),
-        func.max(s.c.overridden).over(partition_by=deal).label("overridden"),
-        func.max(s.c.backward).over(partition_by=deal).label("backward"),
-        func.sum(s.c.seconds).over(partition_by=deal).label("cycle"),
-        func.row_number().over(partition_by=deal, order_by=s.c.seq).label("rn"),
-    ).subquery("stays")
-    c = stays.c
-    return select(c.path, c.outcome, c.overridden, c.backward, c.cycle).where(c.rn == 1).subquery("per_deal")
+def transitions(stays: Stays) -> Transitions:
+    """Counts and exact median durations of the transitions, and the moves per owner.
+
+    The median is the linear-interpolation one (PostgreSQL's ``percentile_cont(0.5)``): over the
+    n sorted durations and h = (n - 1) / 2, x[floor(h)] + (h - floor(h)) * (x[ceil(h)] - x[floor(h)])."""
+    found = Transitions()
+    edges, edge = _edges(stays)
+    size = len(edges)
+    exit_code = _exit(stays, stays.codes)
+    flags = _overridden(stays, stays.codes) | ((exit_code == RETURNED) << 1) | ((exit_code == BACKWARD) << 2)
+    # Stays per transition and combination of the three flags, in one pass.
+    tally = np.bincount(edge * 8 + flags, minlength=size * 8).reshape(size, 8)
+    counts = tally.sum(axis=1)
+    marked = [tally[:, [f for f in range(8) if f & bit]].sum(axis=1) for bit in (1, 2, 4)]
+    # Grouped by transition (a stable sort of 16-bit integers is a radix sort), then the two
+    # middle values of each group found by a partial sort.
+    by_edge = np.argsort(edge.astype(np.int16 if size < 2**15 else np.int64), kind="stable")
+    seconds = stays.seconds[by_edge]
+    ends = np.cumsum(counts)
+    for i, key in enumerate(edges):
+        found.counts[key] = [int(counts[i]), *(int(m[i]) for m in marked)]
+        found.medians[key] = median(seconds[ends[i] - counts[i] : ends[i]])
+    found.owners = _owners(stays, exit_code)
+    return found
 
 
-def read_journeys(connection: Connection, scope: Scope) -> list[Journey]:
+def median(values: Array) -> float:
+    """The linear-interpolation median of ``values`` (not empty), as ``percentile_cont(0.5)``."""
+    h = (len(values) - 1) / 2
+    low, high = math.floor(h), math.ceil(h)
+    middle = np.partition(values, (low, high))
+    x_low, x_high = float(middle[low]), float(middle[high])
+    return x_low + (h - low) * (x_high - x_low)
+
+
+def _stage(stays: Stays, codes: Array) -> Array:
+    return codes & ((1 << stays.bits) - 1)
+
+
+def _exit(stays: Stays, codes: Array) -> Array:
+    return (codes >> 2 * stays.bits) & 7
+
+
+def _overridden(stays: Stays, codes: Array) -> Array:
+    return (codes >> 2 * stays.bits + 3) & 1
+
+
+def _edges(stays: Stays) -> tuple[list[Edge], Array]:
+    """The distinct transitions, and for each stay the index of its own."""
+    bits = stays.bits
+    pair = stays.codes & ((1 << 2 * bits) - 1)  # stage, then where it went
+    index = np.zeros(1 << 2 * bits, dtype=np.int64)
+    edges: dict[Edge, int] = {}
+    for p in np.flatnonzero(np.bincount(pair, minlength=1 << 2 * bits)).tolist():
+        stage, to = stays.names[p & ((1 << bits) - 1)], stays.names[p >> bits]
+        index[p] = edges.setdefault((stage, target(stage, to)), len(edges))
+    return list(edges), index[pair]
+
+
+def _owners(stays: Stays, exit_code: Array) -> dict[str, list[int]]:
+    """Per owner of the stays: moves between stages, skips, backward moves, overrides."""
+    is_move = np.zeros(len(EXITS) + 1, dtype=bool)
+    is_move[MOVE_CODES] = True
+    moving = np.flatnonzero(is_move[exit_code])
+    owner, kind = stays.owner[moving], exit_code[moving]
+    flags = (kind == SKIP) | ((kind == BACKWARD) << 1) | (_overridden(stays, stays.codes[moving]) << 2)
+    size = len(stays.owners)
+    tally = np.bincount(owner * 8 + flags, minlength=size * 8).reshape(size, 8)
+    moves = tally.sum(axis=1)
+    marked = [tally[:, [f for f in range(8) if f & bit]].sum(axis=1) for bit in (1, 2, 4)]
+    found: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for i in np.flatnonzero(moves).tolist():
+        found[stays.owners[i]] = [int(moves[i]), *(int(m[i]) for m in marked)]
+    return found
+
+
+# ---- journeys ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Deals:
+    """One entry per audited deal: its path's stage codes are the stays ``start`` to ``start +
+    stays`` (in event order) then ``now`` (the stage it is in, 0 when closed)."""
+
+    start: Array
+    stays: Array
+    now: Array
+    outcome: Array  # 0 open, else 1 + index into RANKED
+    overridden: Array  # 0 or 1
+    backward: Array  # 0 or 1
+    cycle: Array  # seconds from first entry to close: its stays' durations added in order
+
+
+def journeys(stays: Stays) -> list[Journey]:
     """The deals grouped by path and outcome, with the median cycle of the closed ones."""
-    deal = _per_deal(connection, scope)
-    path, outcome = deal.c.path, func.coalesce(deal.c.outcome, OPEN)
-    cycle = case((deal.c.outcome.is_not(None), deal.c.cycle), else_=null())
-    tallies = [func.count(), func.sum(deal.c.overridden), func.sum(deal.c.backward)]
-    if connection.dialect.name == "postgresql":
-        # Grouped on the bytes ("C" collation): sorting a million paths by the language's rules
-        # costs several times more, and the groups are the same.
-        keys = [path.collate("C"), outcome.collate("C")]
-        median = func.percentile_cont(0.5).within_group(cycle)
-        rows = [tuple(r) for r in connection.execute(select(*keys, *tallies, median).group_by(*keys))]
-    else:
-        found = connection.execute(select(path, outcome, *tallies).group_by(path, outcome)).all()
-        cycles = select(path.label("k"), outcome.label("g"), cycle.label("x")).where(deal.c.outcome.is_not(None))
-        medians = percentiles(connection, cycles, (0.5,))
-        rows = [(*r, medians[(r[0], r[1])][0] if (r[0], r[1]) in medians else None) for r in found]
+    order, starts = by_deal(stays.deal, stays.seq)
+    codes = stays.codes[order]
+    stage = _stage(stays, codes)
+    deals = _deals(stays, order, starts, codes)
+    bits = stays.bits
+    per_word = 62 // bits  # and two bits for the outcome
+    length = deals.stays + (deals.now > 0)
+    short = length <= per_word
+    keys = (_path_keys(stage, deals, bits, short) << np.uint64(2)) | deals.outcome.astype(np.uint64)
+    found = _group(stays, deals, np.flatnonzero(short), keys, bits)
+    found += _group_long(stays, stage, deals, np.flatnonzero(~short))
+    return found
+
+
+def by_deal(deal: Array, seq: Array) -> tuple[Array, Array]:
+    """The order of the stays by deal key then event number, and where each deal's stays start.
+
+    The deal keys (uint64) are sorted directly, with each stay's position in the low bits in
+    place of the key's own: a plain sort of integers is several times faster than an argsort.
+    Deals that share the kept high bits are told apart afterwards. Stays read in event order (as
+    they are mostly written) need no second sort; the deals with some that are not get theirs
+    sorted."""
+    count = len(deal)
+    if not count:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    low = max(1, (count - 1).bit_length())
+    order = (np.sort((deal >> np.uint64(low)) << np.uint64(low) | np.arange(count, dtype=np.uint64))
+             & np.uint64((1 << low) - 1)).astype(np.int64)  # fmt: skip
+    keys = deal[order]
+    high = keys >> np.uint64(low)
+    if (np.diff(keys.view(np.int64)) != 0).sum() != (high[1:] != high[:-1]).sum():
+        order = order[np.argsort(keys, kind="stable")]  # two deals share the high bits: sort in full
+        keys = deal[order]
+    new = np.ones(count, dtype=bool)
+    new[1:] = keys[1:] != keys[:-1]
+    # The deals with stays out of event order (few) get theirs sorted.
+    events = seq[order]
+    dense = np.cumsum(new)
+    unsorted = np.flatnonzero(~new[1:] & (events[1:] <= events[:-1]))
+    if len(unsorted):
+        marked = np.zeros(int(dense[-1]) + 1, dtype=bool)
+        marked[dense[unsorted]] = True
+        redo = np.flatnonzero(marked[dense])
+        order[redo] = order[redo][np.lexsort((events[redo], dense[redo]))]
+    return order, np.flatnonzero(new)
+
+
+def _deals(stays: Stays, order: Array, starts: Array, codes: Array) -> _Deals:
+    """Per deal with stays, then per open deal without any: what its journey needs."""
+    count = len(order)
+    lengths = np.diff(np.append(starts, count))
+    rank = np.zeros(len(EXITS) + 1, dtype=np.int64)
+    for name in OUTCOMES:
+        rank[EXITS.index(name) + 1] = RANKED.index(name) + 1
+    exit_code = _exit(stays, codes)
+
+    def per_deal(values: Array) -> Array:
+        return np.maximum.reduceat(values, starts) if count else np.zeros(0, dtype=np.int64)
+
+    keys = stays.deal[order[starts]]
+    now = np.zeros(len(starts), dtype=np.int64)
+    at = np.minimum(np.searchsorted(keys, stays.open_deal), max(len(keys) - 1, 0))
+    known = keys[at] == stays.open_deal if len(keys) else np.zeros(len(at), dtype=bool)
+    now[at[known]] = stays.open_stage[known]
+    fresh = stays.open_stage[~known]
+    none = np.zeros(len(fresh), dtype=np.int64)
+    return _Deals(
+        start=np.concatenate([starts, none]),
+        stays=np.concatenate([lengths, none]),
+        now=np.concatenate([now, fresh]),
+        outcome=np.concatenate([per_deal(rank[exit_code]), none]),
+        overridden=np.concatenate([per_deal(_overridden(stays, codes)), none]),
+        backward=np.concatenate([per_deal((exit_code == BACKWARD).astype(np.int64)), none]),
+        cycle=np.concatenate([_cycles(stays.seconds[order], starts, lengths), none.astype(np.float64)]),
+    )
+
+
+def _cycles(seconds: Array, starts: Array, lengths: Array) -> Array:
+    """Each deal's durations added one by one in event order (as a sum over the ordered stays)."""
+    cycle = seconds[starts] if len(starts) else np.zeros(0)
+    longer = np.arange(len(starts))
+    for k in range(1, int(lengths.max()) if len(lengths) else 0):
+        longer = longer[lengths[longer] > k]
+        cycle[longer] += seconds[starts[longer] + k]
+    return cycle
+
+
+def _path_keys(stage: Array, deals: _Deals, bits: int, short: Array) -> Array:
+    """Each deal's path as an integer, ``bits`` per stage, the first stage lowest (short paths only)."""
+    keys = np.zeros(len(deals.start), dtype=np.uint64)
+    chosen = np.flatnonzero(short & (deals.stays > 0))
+    for k in range(int(deals.stays[chosen].max()) if len(chosen) else 0):
+        chosen = chosen[deals.stays[chosen] > k]
+        keys[chosen] |= stage[deals.start[chosen] + k].astype(np.uint64) << np.uint64(bits * k)
+    current = np.flatnonzero(short & (deals.now > 0))
+    keys[current] |= deals.now[current].astype(np.uint64) << (deals.stays[current] * bits).astype(np.uint64)
+    return keys
+
+
+def _group(stays: Stays, deals: _Deals, chosen: Array, keys: Array, bits: int) -> list[Journey]:
+    """The journeys of the ``chosen`` deals, grouped by their integer keys."""
+    if not len(chosen):
+        return []
+    order = chosen[np.argsort(keys[chosen])]
+    key = keys[order]
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = key[1:] != key[:-1]
+    starts = np.flatnonzero(new)
+    ends = np.append(starts[1:], len(order))
+    overridden = np.add.reduceat(deals.overridden[order], starts)
+    backward = np.add.reduceat(deals.backward[order], starts)
+    cycles = deals.cycle[order]
+    found = []
+    for i, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        value = int(key[start])
+        outcome, path = value & 3, value >> 2
+        stages = []
+        while path:
+            stages.append(stays.names[path & ((1 << bits) - 1)])
+            path >>= bits
+        tallies = (end - start, int(overridden[i]), int(backward[i]))
+        found.append(_journey(tuple(stages), outcome, *tallies, cycles[start:end]))
+    return found
+
+
+def _group_long(stays: Stays, stage: Array, deals: _Deals, chosen: Array) -> list[Journey]:
+    """The journeys of deals whose paths are too long for one integer, grouped in Python."""
+    groups: dict[tuple[tuple[str, ...], int], list[int]] = defaultdict(list)
+    for i in chosen.tolist():
+        start, count = int(deals.start[i]), int(deals.stays[i])
+        codes = stage[start : start + count].tolist() + ([int(deals.now[i])] if deals.now[i] else [])
+        groups[(tuple(stays.names[c] for c in codes), int(deals.outcome[i]))].append(i)
     return [
-        Journey(
-            path=tuple(str(p).split(SEPARATOR)),
-            outcome=str(end),
-            deals=int(count),
-            overridden=int(overridden or 0),
-            backward=int(backward or 0),
-            median_cycle_seconds=None if median is None else float(median),
-        )
-        for p, end, count, overridden, backward, median in rows
-    ]
+        _journey(path, outcome, len(members), int(deals.overridden[members].sum()), int(deals.backward[members].sum()),
+                 deals.cycle[members])
+        for (path, outcome), members in groups.items()
+    ]  # fmt: skip
+
+
+def _journey(path: tuple[str, ...], outcome: int, deals: int, overridden: int, backward: int, cycles: Array) -> Journey:
+    return Journey(
+        path=path,
+        outcome=RANKED[outcome - 1] if outcome else OPEN,
+        deals=deals,
+        overridden=overridden,
+        backward=backward,
+        median_cycle_seconds=median(cycles) if outcome else None,
+    )

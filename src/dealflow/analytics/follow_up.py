@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Connection, func, select
 
+from dealflow.analytics.journeys import Journey, deals_by_status, read_journeys
 from dealflow.analytics.outcomes import deal_rows
 from dealflow.analytics.scope import Scope
 from dealflow.store import tables as t
@@ -44,14 +45,19 @@ class FollowUp(BaseModel):
     leads_note: str = LEADS_NOTE
 
 
-def measure_follow_up(connection: Connection, scope: Scope) -> dict[Any, FollowUp]:
+def measure_follow_up(
+    connection: Connection, scope: Scope, *, journeys: list[Journey] | None = None
+) -> dict[Any, FollowUp]:
     """The follow-up depth of each slice.
 
     Touches are counted per deal from the activities first, so that the deals in scope are read
-    once, not grouped one by one."""
+    once, not grouped one by one; over all time the deals are not read at all, only counted from
+    ``journeys`` (read when not given)."""
     d, a = t.deals, t.activities
     ended = (d.c.process == scope.process.key, d.c.status.in_(("lost", "disqualified")), scope.within(d.c.closed_at))
     closing = t.deals.alias("closing_deal")
+    if scope.whole:
+        return _whole(connection, scope, read_journeys(connection, scope) if journeys is None else journeys)
     touches = (
         select(a.c.deal_id, func.count().label("n"))
         .select_from(a.join(closing, closing.c.id == a.c.deal_id))
@@ -75,11 +81,44 @@ def measure_follow_up(connection: Connection, scope: Scope) -> dict[Any, FollowU
     )
     depths: dict[Any, dict[str, Depth]] = {}
     for k, status, deals, touched, enough in connection.execute(query):
-        depths.setdefault(k, {})[status] = Depth(
-            deals=int(deals),
-            touches=int(touched),
-            touches_per_deal=int(touched) / int(deals),
-            five_or_more=int(enough),
-            share_five_or_more=int(enough) / int(deals),
-        )
+        depths.setdefault(k, {})[status] = _depth(int(deals), int(touched), int(enough))
     return {k: FollowUp(**found) for k, found in depths.items()}
+
+
+def _whole(connection: Connection, scope: Scope, journeys: list[Journey]) -> dict[Any, FollowUp]:
+    """The follow-up depth of every lost and disqualified deal of the process: the deals counted
+    from their journeys, the touches from the activities."""
+    a, closing = t.activities, t.deals
+    touches = (
+        select(closing.c.status, func.count().label("n"))
+        .select_from(a.join(closing, closing.c.id == a.c.deal_id))
+        .where(
+            a.c.kind.in_(TOUCHES),
+            a.c.at <= closing.c.closed_at,
+            closing.c.status.in_(("lost", "disqualified")),
+            closing.c.process == scope.process.key,
+        )
+        .group_by(a.c.deal_id, closing.c.status)
+        .subquery("touches")
+    )
+    query = select(touches.c.status, func.sum(touches.c.n), func.count().filter(touches.c.n >= ENOUGH)).group_by(
+        touches.c.status
+    )
+    touched = {status: (int(n), int(enough)) for status, n, enough in connection.execute(query)}
+    ended = deals_by_status(journeys)
+    found = {}
+    for status in ("lost", "disqualified"):
+        if ended[status]:
+            n, enough = touched.get(status, (0, 0))
+            found[status] = _depth(ended[status], n, enough)
+    return {None: FollowUp(**found)} if found else {}
+
+
+def _depth(deals: int, touches: int, enough: int) -> Depth:
+    return Depth(
+        deals=deals,
+        touches=touches,
+        touches_per_deal=touches / deals,
+        five_or_more=enough,
+        share_five_or_more=enough / deals,
+    )

@@ -8,7 +8,11 @@ skip) or by winning the deal; it *was won* when the deal's status is won. A deal
 that sits in the stage now is *still there*: not yet converted, and not dropped either, so the
 drop-off is the cohort less the deals that moved on and those still there.
 
-On PostgreSQL the cohorts are counted with one bit per stage: one grouped pass folds each deal's
+Over all time, with no filter and no slicing, the deals are counted from their journeys
+(``deal_journeys``: the stages each deal stayed in and left onward, its status and open stage):
+one grouped pass over one small row per deal gives a few thousand combinations, which Python
+spreads over the stages (:func:`_by_journeys`). Otherwise, on PostgreSQL the cohorts are counted
+with one bit per stage: one grouped pass folds each deal's
 stays into the masks of the stages it entered (before and in the period) and left onward; joined
 to its current stage and its status, the deals are then counted per combination of masks (a few
 hundred rows), which Python spreads over the stages. Elsewhere every (deal, stage) pair is its
@@ -22,10 +26,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import BigInteger, ColumnElement, Connection, and_, case, func, literal, select, union_all
 
+from dealflow.analytics.journeys import Journey, read_journeys
 from dealflow.analytics.scope import Rows, Scope
 from dealflow.store import tables as t
+from dealflow.store.stay_summaries import ONWARD
 
-ONWARD = ("forward", "skip", "won")
 MASK_BITS = 31  # sales stages whose entered and onward masks fit in one bigint
 Counts = dict[Any, dict[str, tuple[int, int, int, int]]]
 
@@ -64,10 +69,16 @@ def step(stage: str, name: str, entered: int, reached_next: int, still_there: in
     )
 
 
-def measure_funnel(connection: Connection, scope: Scope) -> dict[Any, list[StageConversion]]:
-    """The funnel of each slice over the process's sales stages, in process order."""
+def measure_funnel(
+    connection: Connection, scope: Scope, *, journeys: list[Journey] | None = None
+) -> dict[Any, list[StageConversion]]:
+    """The funnel of each slice over the process's sales stages, in process order (over all time,
+    from ``journeys`` when given, else read)."""
     masks = connection.dialect.name == "postgresql" and len(scope.process.sales_stages) <= MASK_BITS
-    counts = _by_masks(connection, scope) if masks else _by_pairs(connection, scope)
+    if scope.whole:
+        counts = _by_journeys(scope, read_journeys(connection, scope) if journeys is None else journeys)
+    else:
+        counts = _by_masks(connection, scope) if masks else _by_pairs(connection, scope)
     return {k: funnel_of(scope, found) for k, found in counts.items()}
 
 
@@ -115,6 +126,25 @@ def _by_pairs(connection: Connection, scope: Scope) -> Counts:
     for k, stage, entered, onward_count, there_count, won in connection.execute(query):
         counts.setdefault(k, {})[stage] = (int(entered), int(onward_count), int(there_count), int(won))
     return counts
+
+
+def _by_journeys(scope: Scope, journeys: list[Journey]) -> Counts:
+    """Per stage: (entered, reached next, still there, won) of every deal of the process, all time,
+    from the deals' journeys. A deal entered the stages it stayed in and the one it is in while open."""
+    stages = {s.key for s in scope.process.sales_stages}
+    found: dict[str, list[int]] = {}
+    for journey in journeys:
+        open_stage, deals = journey.open_stage, journey.deals
+        entered = journey.stayed | ({open_stage} if open_stage is not None else set())
+        for stage in entered & stages:
+            tally = found.setdefault(stage, [0, 0, 0, 0])
+            tally[0] += deals
+            if stage in journey.onward:
+                tally[1] += deals
+            elif stage == open_stage:
+                tally[2] += deals
+            tally[3] += deals if journey.status == "won" else 0
+    return {None: {stage: (a, b, c, e) for stage, (a, b, c, e) in found.items()}} if found else {}
 
 
 def _by_masks(connection: Connection, scope: Scope) -> Counts:

@@ -24,6 +24,7 @@ from sqlalchemy import Connection, select, text
 from dealflow.analytics.follow_up import FollowUp, measure_follow_up
 from dealflow.analytics.funnel import StageConversion, funnel_of, measure_funnel
 from dealflow.analytics.handoff_quality import HandoffQuality, measure_handoffs
+from dealflow.analytics.journeys import read_journeys
 from dealflow.analytics.next_steps import NextStepCompliance, measure_next_steps
 from dealflow.analytics.outcomes import Outcomes, measure_outcomes
 from dealflow.analytics.periods import Period
@@ -174,12 +175,13 @@ def _empty(scope: Scope, target: Decimal | None) -> MetricSet:
 
 def _measure(connection: Connection, scope: Scope, target: Decimal | None) -> dict[Any, MetricSet]:
     """Every metric of each slice value found in any of the groups (key None when not sliced)."""
-    outcomes = measure_outcomes(connection, scope, target=target)
-    funnels = measure_funnel(connection, scope)
+    journeys = read_journeys(connection, scope) if scope.whole else None
+    outcomes = measure_outcomes(connection, scope, target=target, journeys=journeys)
+    funnels = measure_funnel(connection, scope, journeys=journeys)
     stays = measure_stays(connection, scope)
     handoffs = measure_handoffs(connection, scope)
     next_steps = measure_next_steps(connection, scope)
-    follow_up = measure_follow_up(connection, scope)
+    follow_up = measure_follow_up(connection, scope, journeys=journeys)
     keys = set(outcomes) | set(funnels) | set(stays) | set(handoffs) | set(next_steps) | set(follow_up)
     found = {}
     for k in keys:

@@ -20,6 +20,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import ColumnElement, Connection, Float, Select, and_, cast, extract, func, or_, select
 
 Group = tuple[Any, Any]
@@ -70,6 +72,35 @@ def _ranked(connection: Connection, rows: Select[Any], quantiles: Sequence[float
         values[(k, g)][rank - 1] = float(x)
         sizes[(k, g)] = size
     return {group: [_interpolate(values[group], sizes[group], q) for q in quantiles] for group in values}
+
+
+def ranked(values: NDArray[np.float64], q: float) -> float:
+    """The ``q`` percentile of sorted ``values`` (not empty), as ``percentile_cont`` works it out."""
+    h = (values.size - 1) * q
+    low, high = math.floor(h), math.ceil(h)
+    first = float(values[low])
+    return first if high == low else first + (h - low) * (float(values[high]) - first)
+
+
+# An interval element of array_send: its length, then microseconds, days and months.
+_SENT_INTERVAL = np.dtype([("length", ">i4"), ("microseconds", ">i8"), ("days", ">i4"), ("months", ">i4")])
+
+
+def interval_seconds(sent: bytes | None) -> NDArray[np.float64]:
+    """The seconds of each interval of a PostgreSQL ``array_send`` image of a one-dimensional
+    ``interval`` array without NULLs (None: no rows), as ``CAST(extract(epoch ...) AS FLOAT)`` gives
+    them: the exact number of microseconds, divided once."""
+    if sent is None:
+        return np.empty(0)
+    # Header: dimensions, null flag, element type, then (size, lower bound) per dimension.
+    dimensions = int.from_bytes(sent[:4], "big")
+    if int.from_bytes(sent[4:8], "big"):
+        raise ValueError("an interval array with NULLs")
+    elements = np.frombuffer(sent, dtype=_SENT_INTERVAL, offset=12 + 8 * dimensions)
+    if elements["months"].any():
+        raise ValueError("an interval with months: its length in seconds is not exact")
+    days = elements["days"].astype(np.int64)
+    return (elements["microseconds"].astype(np.int64) + days * 86_400_000_000) / 1e6
 
 
 def _interpolate(at: dict[int, float], size: int, q: float) -> float:

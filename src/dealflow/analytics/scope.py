@@ -61,6 +61,11 @@ class Scope:
         return replace(self, by=None)
 
     @property
+    def whole(self) -> bool:
+        """True for all time, every deal, no slicing: what the summaries of the stays answer."""
+        return self.period is None and not self.filters and self.by is None
+
+    @property
     def sliced(self) -> bool:
         """True when results are grouped by a dimension."""
         return self.by is not None

@@ -3,12 +3,18 @@
 ``stage_visits`` (on PostgreSQL the percentiles of time in stage come from the same pass, on an
 index that keeps each stage's stays in order of duration; elsewhere from a pass of their own).
 
+Over all time, with no filter and no slicing, the stays are not read one by one: their counts by
+stage, exit, override and hour of duration (``stay_durations``) give the tallies, and each exact
+percentile is read off the stays index from the start of the hour that holds its rank
+(:func:`_whole`).
+
 A stay counts in the period when it *ended* in it (``left_at``). The stay a deal is in now is not
 finished and never counts in time in stage; it counts only in "open deals past the SLA".
 """
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +24,7 @@ from sqlalchemy import ColumnElement, Connection, case, false, func, or_, select
 from dealflow.analytics.percentiles import percentiles, within_groups
 from dealflow.analytics.scope import Rows, Scope
 from dealflow.store import tables as t
+from dealflow.store.stay_summaries import hour_of, hour_start
 
 DAY = 86_400.0
 MOVES = ("forward", "skip", "backward", "returned")
@@ -73,6 +80,8 @@ def _sla_seconds(scope: Scope) -> dict[str, float]:
 
 def measure_stays(connection: Connection, scope: Scope) -> dict[Any, StageFigures]:
     """Time in stage, SLA breaches and moves of each slice."""
+    if scope.whole:
+        return _whole(connection, scope)
     v = t.stage_visits
     source, conditions, key = scope.frame(v, Rows(owner=v.c.owner, stage=v.c.stage, deal_id=v.c.deal_id))
     limits = _sla_seconds(scope)
@@ -108,6 +117,84 @@ def measure_stays(connection: Connection, scope: Scope) -> dict[Any, StageFigure
     late = _open_past_sla(connection, scope)
     keys = set(stays) | set(late)
     return {k: _figures(scope, stays.get(k, {}), spread, late.get(k, {}), k) for k in keys}
+
+
+def _whole(connection: Connection, scope: Scope) -> dict[Any, StageFigures]:
+    """Time in stage, SLA breaches and moves of every stay of the process, from the stays' counts."""
+    d = t.stay_durations
+    of = d.c.process == scope.process.key
+    ended = select(d.c.stage, d.c.exit, d.c.overridden, func.sum(d.c.stays))
+    tallies: dict[str, list[int]] = {}
+    column = {name: 1 + i for i, name in enumerate(_TALLIES)}
+    for stage, exit_kind, overridden, count in connection.execute(
+        ended.where(of).group_by(d.c.stage, d.c.exit, d.c.overridden)
+    ).all():
+        tally = tallies.setdefault(stage, [0] * (1 + len(_TALLIES)))
+        if exit_kind in column:
+            tally[column[exit_kind]] += int(count)
+        if overridden:
+            tally[0] += int(count)
+    per_hour: dict[str, list[tuple[int, int]]] = {}
+    lasted = select(d.c.stage, d.c.hour, func.sum(d.c.stays)).where(of).group_by(d.c.stage, d.c.hour)
+    for stage, hour, count in connection.execute(lasted).all():
+        per_hour.setdefault(stage, []).append((hour, int(count)))
+    limits = _sla_seconds(scope)
+    stays: dict[str, tuple[int, ...]] = {}
+    spread: dict[tuple[Any, Any], list[float]] = {}
+    for stage, found in per_hour.items():
+        counts = sorted(found)
+        total = sum(count for _, count in counts)
+        breaches = _breaches(connection, scope, stage, counts, limits.get(stage))
+        stays[stage] = (total, breaches, *tallies[stage])
+        spread[(None, stage)] = [_ranked(connection, scope, stage, counts, total, q) for q in QUANTILES]
+    late = _open_past_sla(connection, scope)
+    if not stays and not late:
+        return {}
+    return {None: _figures(scope, stays, spread, late.get(None, {}), None)}
+
+
+def _in_stage(scope: Scope, stage: str) -> list[ColumnElement[bool]]:
+    v = t.stage_visits
+    return [v.c.process == scope.process.key, v.c.stage == stage]
+
+
+def _breaches(
+    connection: Connection, scope: Scope, stage: str, counts: list[tuple[int, int]], limit: float | None
+) -> int:
+    """Stays longer than ``limit``: those of the hours that start past it, and those of the hour
+    that holds it counted on the index."""
+    if limit is None:
+        return 0
+    v, held = t.stage_visits, hour_of(limit)
+    later = sum(count for hour, count in counts if hour > held)
+    if not any(hour == held for hour, _ in counts):
+        return later
+    end = hour_start(held + 1)
+    query = select(func.count()).where(*_in_stage(scope, stage), v.c.seconds > limit, v.c.seconds < end)
+    return later + int(connection.execute(query).scalar_one())
+
+
+def _ranked(
+    connection: Connection, scope: Scope, stage: str, counts: list[tuple[int, int]], total: int, q: float
+) -> float:
+    """The ``q`` percentile of a stage's stays as ``percentile_cont`` gives it: the values at ranks
+    floor(h) and ceil(h), h = (n - 1) * q, read from the start of the hour that holds floor(h)."""
+    h = (total - 1) * q
+    low = math.floor(h)
+    before, hour = 0, counts[0][0]
+    for hour, count in counts:  # noqa: B007 (the hour that holds the rank is the one it stops at)
+        if before + count > low:
+            break
+        before += count
+    v, start = t.stage_visits, hour_start(hour)
+    query = select(v.c.seconds).where(*_in_stage(scope, stage)).order_by(v.c.seconds)
+    if start is not None:
+        query = query.where(v.c.seconds >= start)
+    values = connection.execute(query.offset(low - before).limit(2)).scalars().all()
+    first = float(values[0])
+    if math.ceil(h) == low:
+        return first
+    return first + (h - low) * (float(values[1]) - first)
 
 
 def no_stays(scope: Scope) -> StageFigures:

@@ -5,6 +5,8 @@ on the caller's thread. On PostgreSQL the rows then go in with COPY on a backgro
 the server takes in one batch while the next is prepared; the connection is the background thread's
 until :meth:`NewDealAppender.wait` returns. On SQLite each batch is written right away: its driver
 takes the interpreter lock back after every row, so a background writer would mostly wait for it.
+The stays' counts (``stay_durations``, rows every writer shares) are added once, at the end, so
+that the import keeps them locked only from then until its commit.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from types import TracebackType
 from typing import Self
 
 from dealflow.store import bulk
-from dealflow.store.event_log import allocate_seqs, new_deal_batch, write_new_deals
+from dealflow.store.event_log import allocate_seqs, new_deal_batch, write_new_deals, write_stay_counts
 from dealflow.store.new_deals import NewDeal
+from dealflow.store.stay_summaries import Durations
 from dealflow.store.unit_of_work import UnitOfWork
 
 
@@ -31,6 +34,7 @@ class NewDealAppender:
         self._executor = ThreadPoolExecutor(max_workers=1) if background else None
         self._numbers = uow.engine.connect() if background else None  # takes event numbers meanwhile
         self._pending: Future[None] | None = None
+        self._durations = Durations()
 
     def append(self, deals: Sequence[NewDeal]) -> int:
         """Number the deals' events, work out their rows and have them written; returns events appended."""
@@ -38,6 +42,7 @@ class NewDealAppender:
         if not total:
             return 0
         batch = new_deal_batch(deals, self._seqs(total), self.storage)
+        self._durations.update(batch.durations)
         self.wait()
         if self._executor is None:
             write_new_deals(self.connection, batch)
@@ -69,6 +74,7 @@ class NewDealAppender:
         try:
             if exc_type is None:
                 self.wait()
+                write_stay_counts(self.connection, self._durations)
             elif self._pending is not None:
                 self._pending.exception()  # the write ends before the transaction is rolled back
         finally:

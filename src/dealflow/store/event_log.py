@@ -13,6 +13,7 @@ from dealflow.domain import events as ev
 from dealflow.domain.deals import Deal, evolve
 from dealflow.domain.events import Event
 from dealflow.store import bulk
+from dealflow.store import stay_summaries as summaries
 from dealflow.store import tables as t
 from dealflow.store.new_deals import DEAL_COLUMNS, EVENT_COLUMNS, VISIT_COLUMNS, NewDeal, event_rows, new_deal_rows
 from dealflow.store.projections import (
@@ -70,7 +71,7 @@ def record_deal_events(uow: UnitOfWork, *, deal: Deal | None, found: Sequence[Ev
     assert after is not None
     try:
         write_deal(connection, after, before=deal)
-        write_visits(connection, visits)
+        summaries.write_stays(connection, before=deal, after=after, visits=visits)
         for seq, e in zip(seqs, found, strict=True):
             project_side_tables(connection, seq, e)
     except DBAPIError as exc:
@@ -99,6 +100,8 @@ class NewDealBatch:
     others: list[Deal] = field(default_factory=list)  # deals the one pass does not cover, evolved
     other_visits: list[dict[str, object]] = field(default_factory=list)
     side: list[tuple[int, Event]] = field(default_factory=list)
+    journeys: list[tuple[object, ...]] = field(default_factory=list)
+    durations: summaries.Durations = field(default_factory=summaries.Durations)
 
 
 def new_deal_batch(deals: Sequence[NewDeal], seqs: Sequence[int], storage: bulk.Storage) -> NewDealBatch:
@@ -113,12 +116,31 @@ def new_deal_batch(deals: Sequence[NewDeal], seqs: Sequence[int], storage: bulk.
             batch.events += projected.events
             batch.deals.append(projected.deal)
             batch.visits += projected.visits
+            _summarise(batch, projected.deal, projected.visits)
             continue
         batch.events += event_rows(deal, numbers, storage)
         found = deal.events()
-        batch.others.append(_evolved(found, numbers, batch.other_visits))
+        visits: list[dict[str, object]] = []
+        batch.others.append(_evolved(found, numbers, visits))
+        batch.other_visits += visits
+        batch.journeys += summaries.journeys_of(batch.others[-1:], visits)
+        batch.durations.update(summaries.durations_of(visits))
         batch.side += [(seq, e) for seq, e in zip(numbers, found, strict=True) if e.type not in ev.DEAL_STATE_ONLY]
     return batch
+
+
+_DEAL = {name: i for i, name in enumerate(DEAL_COLUMNS)}
+_VISIT = {name: i for i, name in enumerate(VISIT_COLUMNS)}
+
+
+def _summarise(batch: NewDealBatch, deal: tuple[object, ...], visits: list[tuple[object, ...]]) -> None:
+    """Add a new deal's journey and stay counts, from its rows, to the batch."""
+    at_stage, at_exit = _VISIT["stage"], _VISIT["exit"]
+    stays = [(str(v[at_stage]), str(v[at_exit])) for v in visits]
+    deal_id, process, status, stage = (str(deal[_DEAL[name]]) for name in ("id", "process", "status", "stage"))
+    batch.journeys.append(summaries.journey_row(deal_id, process, status, stage, stays))
+    keys = (_VISIT["process"], _VISIT["stage"], _VISIT["exit"], _VISIT["overridden"], _VISIT["seconds"])
+    summaries.count_durations(batch.durations, (tuple(v[i] for i in keys) for v in visits))  # type: ignore[misc]
 
 
 def write_new_deals(connection: Connection, batch: NewDealBatch) -> None:
@@ -129,8 +151,18 @@ def write_new_deals(connection: Connection, batch: NewDealBatch) -> None:
         insert_deals(connection, batch.others)
         bulk.write_rows(connection, t.stage_visits, VISIT_COLUMNS, batch.visits)
         write_visits(connection, batch.other_visits)
+        bulk.write_rows(connection, t.deal_journeys, summaries.JOURNEY_COLUMNS, batch.journeys)
         for seq, e in batch.side:
             project_side_tables(connection, seq, e)
+    except DBAPIError as exc:
+        raise translate(exc) from None
+
+
+def write_stay_counts(connection: Connection, counts: summaries.Durations) -> None:
+    """Add the stay counts of new deals (kept for the end of an import: the count rows are shared
+    by every writer, and a row written stays locked until the commit)."""
+    try:
+        summaries.write_durations(connection, counts)
     except DBAPIError as exc:
         raise translate(exc) from None
 
@@ -144,7 +176,9 @@ def record_new_deals(uow: UnitOfWork, deals: Sequence[NewDeal]) -> int:
     total = sum(len(deal.steps) for deal in deals)
     if total:
         seqs = allocate_seqs(uow.connection, total)
-        write_new_deals(uow.connection, new_deal_batch(deals, seqs, bulk.storage(uow.connection)))
+        batch = new_deal_batch(deals, seqs, bulk.storage(uow.connection))
+        write_new_deals(uow.connection, batch)
+        write_stay_counts(uow.connection, batch.durations)
     return total
 
 
@@ -244,6 +278,8 @@ def rebuild(uow: UnitOfWork) -> int:
                 visits.append(visit)
     insert_deals(connection, list(deals.values()))
     write_visits(connection, visits)
+    summaries.insert_journeys(connection, summaries.journeys_of(deals.values(), visits))
+    summaries.write_durations(connection, summaries.durations_of(visits))
     for seq, _version, e in read_events(connection):
         project_side_tables(connection, seq, e)
     return count

@@ -182,6 +182,32 @@ stage_visits = Table(
     sqlite_with_rowid=False,  # one B-tree keyed by (deal_id, seq): one page less to write per move
 )
 
+# Summaries of the finished stays, kept with them by every writer (see store/stay_summaries.py):
+# what the all-time metrics read instead of every stay.
+deal_journeys = Table(
+    "deal_journeys",
+    metadata,
+    Column("deal_id", String(64), ForeignKey("deals.id"), primary_key=True),
+    Column("process", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("open_stage", String(64)),  # the stage the deal is in while it is open
+    Column("stayed", Text, nullable=False),  # stages with a finished stay, "|a|b|", in the order first left
+    Column("onward", Text, nullable=False),  # stages left forward, by a skip or by a win, the same way
+    # The all-time funnel groups the journeys: in this index's order, without hashing their text.
+    Index("ix_deal_journeys_process_journey", "process", "status", "open_stage", "stayed", "onward"),
+)
+
+stay_durations = Table(
+    "stay_durations",
+    metadata,
+    Column("process", String(64), primary_key=True),
+    Column("stage", String(64), primary_key=True),
+    Column("exit", String(16), primary_key=True),
+    Column("overridden", Boolean, primary_key=True),
+    Column("hour", BigInteger, primary_key=True, autoincrement=False),  # stays from hour*3600 s (-1: below 0)
+    Column("stays", BigInteger, nullable=False),
+)
+
 activities = Table(
     "activities",
     metadata,
@@ -295,6 +321,8 @@ PROJECTIONS = (
     contacts,
     deals,
     stage_visits,
+    deal_journeys,
+    stay_durations,
     activities,
     next_steps,
     handoffs,
