@@ -22,6 +22,7 @@ from dealflow.analytics.forecast import (
     win_incidence,
     window_for,
 )
+from dealflow.analytics.forecast_runs import rounded
 from dealflow.analytics.forecast_scoring import brier, by_group, calibration
 from dealflow.analytics.forecast_simulation import simulate
 
@@ -255,3 +256,20 @@ def test_brier_score_and_calibration_by_bucket() -> None:
     groups = by_group(["b", "a", "b", "a", "a", "b"], probabilities, outcomes)
     assert [(g.name, g.deals) for g in groups] == [("a", 3), ("b", 3)]
     assert groups[0].brier == pytest.approx((0.8**2 + 0.1**2 + 0.88**2) / 3, abs=1e-4)
+
+
+def test_a_column_is_rounded_exactly_as_python_rounds_each_value() -> None:
+    rng = np.random.default_rng(3)
+    halves = (np.arange(-3000, 3000) + 0.5) / 100  # the cases where a scaled product can cross a half
+    values = np.concatenate(
+        [
+            rng.normal(0, 1e5, 20_000),
+            rng.random(20_000),
+            halves,
+            np.nextafter(halves, INF),
+            np.nextafter(halves, -INF),
+            [0.125, 2.675, 1.005, -0.125, 0.5, 1e17 + 2, 2.0**53, -2.5e-5, 0.0, -0.0, INF, np.nan, 123456.785],
+        ]
+    )
+    for digits in (2, 4):
+        assert [repr(v) for v in rounded(values, digits)] == [repr(round(float(v), digits)) for v in values]
