@@ -19,6 +19,8 @@ from dealflow.analytics.forecast import (
     landmark,
     naive_rates,
     open_stays,
+    recent_stays,
+    sorting_order,
     win_incidence,
     window_for,
 )
@@ -273,3 +275,29 @@ def test_a_column_is_rounded_exactly_as_python_rounds_each_value() -> None:
     )
     for digits in (2, 4):
         assert [repr(v) for v in rounded(values, digits)] == [repr(round(float(v), digits)) for v in values]
+
+
+def test_the_model_learns_from_the_last_year_or_from_the_latest_stays_when_the_year_holds_too_few() -> None:
+    # Deal d enters stage a on day 2d and closes five days later: won when it began before day 500.
+    history = make_history(
+        [(2 * d + 5, 2 * d < 500) for d in range(400)], [(d, A, 2 * d, 2 * d + 5) for d in range(400)]
+    )
+    at = 900 * DAY
+
+    def first_bucket(model: WinModel) -> tuple[int, float]:
+        bucket = next(b for b in model.buckets if b.stage == A and b.age == 0)
+        return bucket.samples, bucket.observed
+
+    assert recent_stays(history, at, least=50).tolist() == list(range(268, 400))  # began in the last 365 days
+    assert first_bucket(fit(history, at, MONTH, weight=0, least=50)) == (132, 0.0)
+    assert first_bucket(fit(history, at, MONTH, weight=0, least=300)) == (300, pytest.approx(150 / 300))
+    assert first_bucket(fit(history, at, MONTH, weight=0)) == (400, pytest.approx(250 / 400))  # a small history: all
+
+
+def test_the_sorting_order_is_numpys_stable_argsort_ties_and_near_ties_included() -> None:
+    rng = np.random.default_rng(11)
+    spans = rng.exponential(30 * DAY, 50_000)
+    values = np.concatenate([spans, spans[:5000], np.nextafter(spans[:5000], INF), np.round(spans / DAY) * DAY, [0.0]])
+    assert np.array_equal(sorting_order(values), np.argsort(values, kind="stable"))
+    mixed = np.array([3.0, -1.0, INF, 2.0, 3.0])  # outside the fast path's domain
+    assert np.array_equal(sorting_order(mixed), np.argsort(mixed, kind="stable"))
