@@ -26,7 +26,7 @@ from dealflow.analytics.forecast import (
 )
 from dealflow.analytics.forecast_runs import rounded
 from dealflow.analytics.forecast_scoring import brier, by_group, calibration
-from dealflow.analytics.forecast_simulation import simulate
+from dealflow.analytics.forecast_simulation import STEPS, amounts_won, simulate, won_bits
 
 DAY = 86_400.0
 INF = math.inf
@@ -301,3 +301,26 @@ def test_the_sorting_order_is_numpys_stable_argsort_ties_and_near_ties_included(
     assert np.array_equal(sorting_order(values), np.argsort(values, kind="stable"))
     mixed = np.array([3.0, -1.0, INF, 2.0, 3.0])  # outside the fast path's domain
     assert np.array_equal(sorting_order(mixed), np.argsort(mixed, kind="stable"))
+
+
+def test_each_deal_is_won_with_exactly_its_probability_digits_past_the_compared_ones_included() -> None:
+    tiny = 2.0 ** -(STEPS + 3)  # decided only by what is left after the digits compared word by word
+    probabilities = np.array([0.3, 1 / 3, tiny * 5, 0.5, 0.999, 0.0, 1 - 2.0**-30, 0.123456789] * 9)  # 72: two words
+    won = won_bits(probabilities, 400_000, np.random.default_rng(4))
+    bits = np.unpackbits(won.astype("<u8").view(np.uint8), axis=1, bitorder="little")
+    assert not bits[:, probabilities.size :].any()  # the padding past the last deal is never won
+    share = bits[:, : probabilities.size].mean(axis=0)
+    error = np.sqrt(probabilities * (1 - probabilities) / 400_000)
+    assert np.all(np.abs(share - probabilities) <= 4.5 * error + 1e-12)
+    assert share[5] == 0.0  # never when impossible
+    assert share[2] > 0  # tiny chances do happen
+    first, second = bits[:, 0].astype(float), bits[:, 1].astype(float)
+    assert abs(np.corrcoef(first, second)[0, 1]) < 0.01  # deals are drawn independently
+
+
+def test_the_amounts_won_in_a_trial_are_the_sum_over_the_deals_whose_bit_is_set() -> None:
+    probabilities = np.random.default_rng(5).random(150)
+    amounts = np.arange(1.0, 151.0) * 25
+    won = won_bits(probabilities, 500, np.random.default_rng(6))
+    bits = np.unpackbits(won.astype("<u8").view(np.uint8), axis=1, bitorder="little")[:, :150]
+    assert np.array_equal(amounts_won(won, amounts), bits @ amounts)
