@@ -24,7 +24,7 @@ from dealflow.analytics.forecast import (
     win_incidence,
     window_for,
 )
-from dealflow.analytics.forecast_runs import rounded
+from dealflow.analytics.forecast_rows import rounded
 from dealflow.analytics.forecast_scoring import brier, by_group, calibration
 from dealflow.analytics.forecast_simulation import STEPS, amounts_won, simulate, won_bits
 

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
-from pydantic import BaseModel, SkipValidation
+from pydantic import BaseModel
 from sqlalchemy import Connection
-from typing_extensions import TypedDict
 
 from dealflow.analytics.forecast import Floats, History, Ints, WinModel, fit, naive_rates, open_stays, window_for
 from dealflow.analytics.forecast_history import CATEGORIES, Calls, load_history
+from dealflow.analytics.forecast_rows import DealRows, DealRowsField
 from dealflow.analytics.forecast_simulation import Simulation, simulate
 from dealflow.analytics.periods import Period
 from dealflow.errors import InvalidInput
@@ -152,25 +152,6 @@ class Bucket(BaseModel):
     naive: float
 
 
-class DealForecast(TypedDict):
-    """One open deal: its stage and age, amount, probabilities and expected amount.
-
-    Plain data rather than a model: a forecast lists every open deal (100,000 of them on a large
-    pipeline), and each row is built from arrays the forecast has already checked."""
-
-    deal_id: str
-    title: str
-    stage: str
-    owner: str
-    days_in_stage: float
-    amount: float | None
-    probability: float
-    expected: float
-    naive_probability: float
-    forecast_category: str | None
-    rep_probability: float | None
-
-
 class Forecast(BaseModel):
     """A period's forecast as of a moment."""
 
@@ -192,7 +173,7 @@ class Forecast(BaseModel):
     calls: list[CallRow]
     rep_probabilities: RepProbabilities | None
     buckets: list[Bucket]
-    deals: SkipValidation[list[DealForecast]]  # built by `report` from checked arrays
+    deals: DealRowsField
 
 
 def views(run: Run, history: History, called: list[str | None]) -> tuple[View, View]:
@@ -242,16 +223,14 @@ def _calls(run: Run, history: History, called: list[str | None]) -> list[CallRow
     return rows
 
 
-def _rep_probabilities(run: Run, history: History, rep: list[float | None]) -> RepProbabilities | None:
-    called = np.array(rep, dtype=float)  # NaN where the rep called none
+def _rep_probabilities(run: Run, history: History, called: Floats) -> RepProbabilities | None:
     chosen = ~np.isnan(called)
     if not chosen.any():
         return None
     amounts = run.amounts(history)
-    called[~chosen] = 0.0
     return RepProbabilities(
         deals=int(chosen.sum()),
-        rep_expected=round(float((amounts * called)[chosen].sum()), 2),
+        rep_expected=round(float((amounts * np.where(chosen, called, 0.0))[chosen].sum()), 2),
         model_expected=round(float((amounts * run.probability)[chosen].sum()), 2),
     )
 
@@ -270,72 +249,13 @@ def _buckets(run: Run, history: History) -> list[Bucket]:
     ]
 
 
-def rounded(values: Floats, digits: int) -> list[float]:
-    """``round(v, digits)`` of each value, exactly as Python rounds, at the speed of numpy.
-
-    ``rint(v * 10**digits) / 10**digits`` gives Python's result (the double nearest the correctly
-    rounded decimal) except where the scaled value lies within a few ulps of a half, where the
-    rounding of the product may have crossed it, or is too large to hold a fraction: those few
-    are rounded by Python."""
-    scale = 10.0**digits
-    scaled = values * scale
-    found: list[float] = (np.rint(scaled) / scale).tolist()
-    with np.errstate(invalid="ignore"):
-        unsure = ~(np.abs(scaled) < 2.0**52) | (
-            np.abs(np.abs(scaled - np.floor(scaled)) - 0.5) <= 4 * np.spacing(np.abs(scaled))
-        )
-    for i in np.flatnonzero(unsure).tolist():
-        found[i] = round(float(values[i]), digits)
-    return found
-
-
-def _deals(run: Run, history: History, called: list[str | None], rep: list[float | None]) -> list[DealForecast]:
-    """Every open deal's row, those expected to bring most first, built column by column."""
-    amounts = run.amounts(history)
-    expected = amounts * run.probability
-    order = np.lexsort((run.deals, -expected))
-    deals = run.deals[order]
-    ids, titles = history.deal_ids, history.titles
-    stages = np.array(history.stages, dtype=object)[run.stages[order]].tolist()
-    owners = np.array(history.owners, dtype=object)[run.owners[order]].tolist()
-    known = history.has_amount[deals]
-    columns = zip(
-        [ids[d] for d in deals.tolist()],
-        [titles[d] for d in deals.tolist()],
-        stages,
-        owners,
-        rounded(run.age[order] / DAY, 2),
-        [amount if k else None for amount, k in zip(amounts[order].tolist(), known.tolist(), strict=True)],
-        rounded(run.probability[order], 4),
-        rounded(expected[order], 2),
-        rounded(run.naive[order], 4),
-        [called[i] for i in order.tolist()],
-        [rep[i] for i in order.tolist()],
-        strict=True,
-    )
-    return [
-        {
-            "deal_id": deal_id,
-            "title": title,
-            "stage": stage,
-            "owner": owner,
-            "days_in_stage": days,
-            "amount": amount,
-            "probability": probability,
-            "expected": value,
-            "naive_probability": naive,
-            "forecast_category": category,
-            "rep_probability": rep_probability,
-        }
-        for deal_id, title, stage, owner, days, amount, probability, value, naive, category, rep_probability in columns
-    ]
-
-
 def report(run: Run, history: History, calls: Calls, *, process: str | None) -> Forecast:
     """The forecast of a run, ready to print or serialise."""
     at = run.as_of.timestamp()
-    called = calls.categories_as_of(run.deals, at)
-    rep = calls.probabilities_as_of(run.deals, at)
+    known = calls.category_at[run.deals] <= at
+    called: list[str | None] = calls.categories_as_of(run.deals, at) if known.any() else [None] * int(run.deals.size)
+    rep = calls.probability[run.deals]
+    rep = np.where(calls.probability_at[run.deals] <= at, rep, np.nan)  # NaN: no probability called then
     amounts = run.amounts(history)
     commit, best_case = views(run, history, called)
     return Forecast(
@@ -357,7 +277,17 @@ def report(run: Run, history: History, calls: Calls, *, process: str | None) -> 
         calls=_calls(run, history, called),
         rep_probabilities=_rep_probabilities(run, history, rep),
         buckets=_buckets(run, history),
-        deals=_deals(run, history, called, rep),
+        deals=DealRows(
+            history,
+            deals=run.deals,
+            stages=run.stages,
+            owners=run.owners,
+            age=run.age,
+            probability=run.probability,
+            naive=run.naive,
+            called=called,
+            rep=rep,
+        ),
     )
 
 
