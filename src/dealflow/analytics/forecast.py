@@ -4,8 +4,12 @@ The question asked of every deal open at the as-of moment T is: *will it be won 
 before the period ends?* The answer is read off past deals that were in the same stage at a
 similar age in that stage, with nothing that happened after T (no leakage).
 
-The estimator, per stage ``s`` and window ``[h0, h1)`` (seconds after T; ``h1`` = period end - T,
-``h0`` = period start - T when the period has not begun, else 0):
+The estimator learns from recent history: the stays that began in the year before T, or the latest
+``LEAST_STAYS`` when that year holds fewer (a smaller history is used whole). Win rates by stage and
+age follow the team's current process, reps and market, which drift; a year holds every season
+once, and beyond 100,000 samples more history adds little precision but weighs older behaviour in.
+Per stage ``s`` and window ``[h0, h1)`` (seconds after T; ``h1`` = period end - T, ``h0`` = period
+start - T when the period has not begun, else 0):
 
 1. **Age buckets.** The ages reached in ``s`` by the stays that began before T (the whole stay
    when it ended before T, else its age at T, which includes the deals being forecast) are cut at
