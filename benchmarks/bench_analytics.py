@@ -18,6 +18,10 @@ Run ``.venv/bin/python benchmarks/bench_analytics.py [--deals 1000000] [--db URL
    method's Monte Carlo) and the whole forecast (win model, both methods' simulations and the
    report with every deal). Baseline: numpy drawing the trials x open deals uniforms that a
    deal-by-deal simulation needs, in 2-million-cell blocks (the whole matrix would take 4 GB).
+   With ``--skip-metrics`` and no ``--db`` no database is opened: the pipeline is generated in memory.
+3. History load (``--load-history URL``): :func:`load_history`, what ``dealflow forecast`` reads
+   before forecasting, from that database (read only: point it at a copy), against full scans of
+   the stays and of the deals, interleaved.
 
 The script prints absolute times, the ratios, and whether each target was met; it always exits 0.
 """
@@ -217,22 +221,50 @@ def no_calls(deals: int) -> Calls:
     return Calls(category=(None,) * deals, category_at=unset, probability=unset, probability_at=unset)
 
 
-def forecast_history(engine: Engine, open_deals: int, closed_deals: int) -> tuple[History, Calls, str]:
-    """The history to forecast from: the database's when it has enough open deals, else one in memory."""
-    with engine.connect() as connection:
-        in_db = int(connection.execute(text("SELECT count(*) FROM deals WHERE status = 'open'")).scalar_one())
-        if in_db >= open_deals:
-            history, calls = load_history(connection)
-            return history, calls, f"the database's history ({in_db:,} open deals)"
+def forecast_history(engine: Engine | None, open_deals: int, closed_deals: int) -> tuple[History, Calls, str]:
+    """The history to forecast from: the database's when it has enough open deals, else one in
+    memory (always, without a database: ``--skip-metrics`` without ``--db``)."""
+    in_db = 0
+    if engine is not None:
+        with engine.connect() as connection:
+            in_db = int(connection.execute(text("SELECT count(*) FROM deals WHERE status = 'open'")).scalar_one())
+            if in_db >= open_deals:
+                history, calls = load_history(connection)
+                return history, calls, f"the database's history ({in_db:,} open deals)"
     history = pipeline(open_deals, closed_deals, NOW.timestamp())
-    where = (
-        f"a pipeline generated in memory ({open_deals:,} open and {closed_deals:,} closed deals, "
-        f"{history.entered.size:,} stays): the database's history has only {in_db:,} open deals"
-    )
+    where = f"a pipeline generated in memory ({open_deals:,} open and {closed_deals:,} closed deals, "
+    where += f"{history.entered.size:,} stays)"
+    if engine is not None:
+        where += f": the database's history has only {in_db:,} open deals"
     return history, no_calls(history.closed.size), where
 
 
-def bench_forecast(engine: Engine, open_deals: int, closed_deals: int, trials: int, repeat: int) -> None:
+def bench_history_load(url: str, repeat: int) -> None:
+    """Time reading the history for ``dealflow forecast`` from a database (only read), against a
+    full scan of the stays and one of the deals."""
+    engine = make_engine(url)
+    print(f"\nhistory load from {make_url(url).render_as_string(hide_password=True)}: {table_sizes(engine)}")
+
+    def load() -> object:
+        with engine.connect() as connection:
+            return load_history(connection)
+
+    found = interleaved(
+        {
+            "stays scan": full_scan(engine, "SELECT count(*), max(left_at) FROM stage_visits"),
+            "deals scan": full_scan(engine, "SELECT count(*), sum(amount) FROM deals"),
+            "history load": load,
+        },
+        repeat,
+    )
+    for name, times in found.items():
+        show(name, times)
+    seconds = statistics.median(found["history load"])
+    for name in ("stays scan", "deals scan"):
+        print(f"  history load / {name}: {seconds / statistics.median(found[name]):.1f}x")
+
+
+def bench_forecast(engine: Engine | None, open_deals: int, closed_deals: int, trials: int, repeat: int) -> None:
     """Time the simulation and the whole forecast against drawing every uniform of an exact one."""
     history, calls, where = forecast_history(engine, open_deals, closed_deals)
     period = period_of(NOW, "quarter")
@@ -248,6 +280,9 @@ def bench_forecast(engine: Engine, open_deals: int, closed_deals: int, trials: i
 
     def whole() -> None:
         report(compute(history, period, NOW, trials=trials, seed=1), history, calls, process=None)
+
+    forecast = report(run, history, calls, process=None)
+    print(f"  the report as JSON, once (not timed above): {timed(forecast.model_dump_json):.2f} s")
 
     found = interleaved(
         {
@@ -282,13 +317,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-metrics", action="store_true")
     parser.add_argument("--skip-forecast", action="store_true")
     parser.add_argument("--sliced", action="store_true", help="also time a run by owner and one over a quarter")
+    parser.add_argument("--load-history", metavar="URL", help="also time reading the forecast's history from URL")
     args = parser.parse_args(argv)
-    url = Settings(database_url=args.db).database_url
-    engine = prepare(url, args.deals, args.reuse)
-    if not args.skip_metrics:
+    # Without the metrics and without --db, nothing touches a database: the forecast runs in memory.
+    engine = None
+    if not args.skip_metrics or "--db" in (argv if argv is not None else sys.argv):
+        engine = prepare(Settings(database_url=args.db).database_url, args.deals, args.reuse)
+    if engine is not None and not args.skip_metrics:
         bench_metrics(engine, args.repeat, args.sliced)
     if not args.skip_forecast:
         bench_forecast(engine, args.open_deals, args.closed_deals, args.trials, args.repeat)
+    if args.load_history:
+        bench_history_load(Settings(database_url=args.load_history).database_url, args.repeat)
     return 0
 
 

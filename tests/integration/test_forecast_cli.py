@@ -4,15 +4,20 @@ snapshots scored against what they said at the time, and the refusals, on both b
 from __future__ import annotations
 
 import csv
+import math
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select, true, update
 
+from dealflow.analytics import forecast_history
+from dealflow.analytics.forecast import History
+from dealflow.analytics.forecast_history import Calls, load_history
 from dealflow.analytics.forecast_snapshots import score_snapshots, take_snapshot
 from dealflow.analytics.periods import parse_period
 from dealflow.store import tables as t
@@ -213,3 +218,85 @@ def test_a_forecast_without_history_says_so(workspace: Cli, engine: Engine) -> N
     assert "needs history" in workspace.err
     with engine.connect() as connection:
         assert connection.execute(select(t.forecast_snapshots.c.id)).first() is None
+
+
+def read_row_by_row(connection: Connection, process: str | None) -> tuple[History, Calls]:
+    """The history read the plain way, a Python object per row and per timestamp (the reference)."""
+    d, v = t.deals, t.stage_visits
+    deals = connection.execute(select(d).where(d.c.process == process if process else true()).order_by(d.c.id)).all()
+    index = {row.id: i for i, row in enumerate(deals)}
+    ends = [row.closed_at.timestamp() if row.closed_at else math.inf for row in deals]
+    visits = connection.execute(select(v).where(v.c.process == process if process else true())).all()
+    stays = [
+        (index[r.deal_id], r.process, r.stage, r.owner, r.entered_at.timestamp(), r.left_at.timestamp())
+        for r in visits
+        if r.deal_id in index and r.entered_at.timestamp() < ends[index[r.deal_id]]
+    ]
+    stays += [
+        (i, r.process, r.stage, r.owner, r.stage_entered_at.timestamp(), math.inf)
+        for i, r in enumerate(deals)
+        if r.status == "open"
+    ]
+    stages = forecast_history._stage_order(connection, {(s[1], s[2]) for s in stays})
+    owners = sorted({s[3] for s in stays})
+    several = len({p for p, _ in stages}) > 1
+    fields = [row.state["fields"] for row in deals]
+
+    def call(name: str, part: str) -> list[Any]:
+        return [f.get(name, {}).get(part) for f in fields]
+
+    history = History(
+        stages=tuple(f"{p}/{s}" if several else s for p, s in stages),
+        owners=tuple(owners),
+        deal_ids=tuple(r.id for r in deals),
+        titles=tuple(r.title for r in deals),
+        closed=np.array(ends),
+        won=np.array([r.status == "won" for r in deals]),
+        amount=np.array([float(r.amount or 0) for r in deals]),
+        has_amount=np.array([r.amount is not None for r in deals]),
+        stay_deal=np.array([s[0] for s in stays], dtype=np.int64),
+        stay_stage=np.array([stages.index((s[1], s[2])) for s in stays], dtype=np.int64),
+        stay_owner=np.array([owners.index(s[3]) for s in stays], dtype=np.int64),
+        entered=np.array([s[4] for s in stays]),
+        left=np.array([s[5] for s in stays]),
+    )
+    calls = Calls(
+        category=tuple(forecast_history._category(c) for c in call("forecast_category", "value")),
+        category_at=np.array([forecast_history._moment(c) for c in call("forecast_category", "at")]),
+        probability=np.array([forecast_history._probability(c) for c in call("rep_probability", "value")]),
+        probability_at=np.array([forecast_history._moment(c) for c in call("rep_probability", "at")]),
+    )
+    return history, calls
+
+
+def stays_in_order(history: History) -> list[tuple[Any, ...]]:
+    """The stays as (deal, stage, owner, entered, left) rows, sorted: the database gives no order."""
+    columns = (history.stay_deal, history.stay_stage, history.stay_owner, history.entered, history.left)
+    return sorted(zip(*(c.tolist() for c in columns), strict=True))
+
+
+@pytest.mark.parametrize("process", [None, "imported"])
+def test_the_history_read_into_arrays_is_the_one_read_row_by_row(
+    history: list[Deal], cli: Cli, engine: Engine, process: str | None
+) -> None:
+    assert cli("deal", "create", "Acme: second process", "--amount", "1234.56") == 0, cli.err  # standard process
+    assert cli("deal", "create", "Acme: no amount yet") == 0, cli.err
+    with engine.begin() as connection:  # reps' calls, as an import of a CRM's forecast fields leaves them
+        for n, (category, probability) in enumerate((("Commit", "70%"), ("best case", "0.4"), ("maybe", "300"))):
+            state = connection.execute(select(t.deals.c.state).where(t.deals.c.title == f"OPP-{n:03d}")).scalar_one()
+            state["fields"]["forecast_category"] = {"value": category, "at": "2025-09-01T10:00:00.123456+00:00"}
+            state["fields"]["rep_probability"] = {"value": probability, "at": "2025-09-02T00:00:00+00:00"}
+            connection.execute(update(t.deals).where(t.deals.c.title == f"OPP-{n:03d}").values(state=state))
+    with engine.connect() as connection:
+        found, calls = load_history(connection, process=process)
+        expected, expected_calls = read_row_by_row(connection, process)
+    for name in ("stages", "owners", "deal_ids", "titles"):
+        assert getattr(found, name) == getattr(expected, name), name
+    for name in ("closed", "won", "amount", "has_amount"):
+        assert np.array_equal(getattr(found, name), getattr(expected, name)), name
+    assert stays_in_order(found) == stays_in_order(expected)
+    assert len(found.stages) == (4 if process else 5)  # the standard process's prospecting when reading all
+    assert calls.category == expected_calls.category
+    assert sum(c is not None for c in calls.category) == 2
+    for name in ("category_at", "probability", "probability_at"):
+        assert np.array_equal(getattr(calls, name), getattr(expected_calls, name), equal_nan=True), name

@@ -19,11 +19,14 @@ from dealflow.analytics.forecast import (
     landmark,
     naive_rates,
     open_stays,
+    recent_stays,
+    sorting_order,
     win_incidence,
     window_for,
 )
+from dealflow.analytics.forecast_rows import rounded
 from dealflow.analytics.forecast_scoring import brier, by_group, calibration
-from dealflow.analytics.forecast_simulation import simulate
+from dealflow.analytics.forecast_simulation import STEPS, amounts_won, simulate, won_bits
 
 DAY = 86_400.0
 INF = math.inf
@@ -255,3 +258,69 @@ def test_brier_score_and_calibration_by_bucket() -> None:
     groups = by_group(["b", "a", "b", "a", "a", "b"], probabilities, outcomes)
     assert [(g.name, g.deals) for g in groups] == [("a", 3), ("b", 3)]
     assert groups[0].brier == pytest.approx((0.8**2 + 0.1**2 + 0.88**2) / 3, abs=1e-4)
+
+
+def test_a_column_is_rounded_exactly_as_python_rounds_each_value() -> None:
+    rng = np.random.default_rng(3)
+    halves = (np.arange(-3000, 3000) + 0.5) / 100  # the cases where a scaled product can cross a half
+    values = np.concatenate(
+        [
+            rng.normal(0, 1e5, 20_000),
+            rng.random(20_000),
+            halves,
+            np.nextafter(halves, INF),
+            np.nextafter(halves, -INF),
+            [0.125, 2.675, 1.005, -0.125, 0.5, 1e17 + 2, 2.0**53, -2.5e-5, 0.0, -0.0, INF, np.nan, 123456.785],
+        ]
+    )
+    for digits in (2, 4):
+        assert [repr(v) for v in rounded(values, digits)] == [repr(round(float(v), digits)) for v in values]
+
+
+def test_the_model_learns_from_the_last_year_or_from_the_latest_stays_when_the_year_holds_too_few() -> None:
+    # Deal d enters stage a on day 2d and closes five days later: won when it began before day 500.
+    history = make_history(
+        [(2 * d + 5, 2 * d < 500) for d in range(400)], [(d, A, 2 * d, 2 * d + 5) for d in range(400)]
+    )
+    at = 900 * DAY
+
+    def first_bucket(model: WinModel) -> tuple[int, float]:
+        bucket = next(b for b in model.buckets if b.stage == A and b.age == 0)
+        return bucket.samples, bucket.observed
+
+    assert recent_stays(history, at, least=50).tolist() == list(range(268, 400))  # began in the last 365 days
+    assert first_bucket(fit(history, at, MONTH, weight=0, least=50)) == (132, 0.0)
+    assert first_bucket(fit(history, at, MONTH, weight=0, least=300)) == (300, pytest.approx(150 / 300))
+    assert first_bucket(fit(history, at, MONTH, weight=0)) == (400, pytest.approx(250 / 400))  # a small history: all
+
+
+def test_the_sorting_order_is_numpys_stable_argsort_ties_and_near_ties_included() -> None:
+    rng = np.random.default_rng(11)
+    spans = rng.exponential(30 * DAY, 50_000)
+    values = np.concatenate([spans, spans[:5000], np.nextafter(spans[:5000], INF), np.round(spans / DAY) * DAY, [0.0]])
+    assert np.array_equal(sorting_order(values), np.argsort(values, kind="stable"))
+    mixed = np.array([3.0, -1.0, INF, 2.0, 3.0])  # outside the fast path's domain
+    assert np.array_equal(sorting_order(mixed), np.argsort(mixed, kind="stable"))
+
+
+def test_each_deal_is_won_with_exactly_its_probability_digits_past_the_compared_ones_included() -> None:
+    tiny = 2.0 ** -(STEPS + 3)  # decided only by what is left after the digits compared word by word
+    probabilities = np.array([0.3, 1 / 3, tiny * 5, 0.5, 0.999, 0.0, 1 - 2.0**-30, 0.123456789] * 9)  # 72: two words
+    won = won_bits(probabilities, 400_000, np.random.default_rng(4))
+    bits = np.unpackbits(won.astype("<u8").view(np.uint8), axis=1, bitorder="little")
+    assert not bits[:, probabilities.size :].any()  # the padding past the last deal is never won
+    share = bits[:, : probabilities.size].mean(axis=0)
+    error = np.sqrt(probabilities * (1 - probabilities) / 400_000)
+    assert np.all(np.abs(share - probabilities) <= 4.5 * error + 1e-12)
+    assert share[5] == 0.0  # never when impossible
+    assert share[2] > 0  # tiny chances do happen
+    first, second = bits[:, 0].astype(float), bits[:, 1].astype(float)
+    assert abs(np.corrcoef(first, second)[0, 1]) < 0.01  # deals are drawn independently
+
+
+def test_the_amounts_won_in_a_trial_are_the_sum_over_the_deals_whose_bit_is_set() -> None:
+    probabilities = np.random.default_rng(5).random(150)
+    amounts = np.arange(1.0, 151.0) * 25
+    won = won_bits(probabilities, 500, np.random.default_rng(6))
+    bits = np.unpackbits(won.astype("<u8").view(np.uint8), axis=1, bitorder="little")[:, :150]
+    assert np.array_equal(amounts_won(won, amounts), bits @ amounts)

@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 
 from dealflow.analytics.forecast import Floats, History, Ints, WinModel, fit, naive_rates, open_stays, window_for
 from dealflow.analytics.forecast_history import CATEGORIES, Calls, load_history
+from dealflow.analytics.forecast_rows import DealRows, DealRowsField
 from dealflow.analytics.forecast_simulation import Simulation, simulate
 from dealflow.analytics.periods import Period
 from dealflow.errors import InvalidInput
@@ -151,22 +152,6 @@ class Bucket(BaseModel):
     naive: float
 
 
-class DealForecast(BaseModel):
-    """One open deal: its stage and age, amount, probabilities and expected amount."""
-
-    deal_id: str
-    title: str
-    stage: str
-    owner: str
-    days_in_stage: float
-    amount: float | None
-    probability: float
-    expected: float
-    naive_probability: float
-    forecast_category: str | None
-    rep_probability: float | None
-
-
 class Forecast(BaseModel):
     """A period's forecast as of a moment."""
 
@@ -188,15 +173,16 @@ class Forecast(BaseModel):
     calls: list[CallRow]
     rep_probabilities: RepProbabilities | None
     buckets: list[Bucket]
-    deals: list[DealForecast]
+    deals: DealRowsField
 
 
 def views(run: Run, history: History, called: list[str | None]) -> tuple[View, View]:
     """Commit and best case: by the reps' calls when any is recorded, else by the model's probability."""
     amounts = run.amounts(history)
-    if any(c is not None for c in called):
-        commit = np.array([c == "commit" for c in called], dtype=bool)
-        best = np.array([c in ("commit", "best_case") for c in called], dtype=bool)
+    if called.count(None) < len(called):
+        categories = np.array(called, dtype=object)
+        commit = categories == "commit"
+        best = commit | (categories == "best_case")
         rules = ("reps' calls: forecast_category commit", "reps' calls: forecast_category commit or best_case")
     else:
         commit, best = run.probability >= COMMIT_AT, run.probability >= BEST_CASE_AT
@@ -216,12 +202,13 @@ def views(run: Run, history: History, called: list[str | None]) -> tuple[View, V
 
 
 def _calls(run: Run, history: History, called: list[str | None]) -> list[CallRow]:
-    if all(c is None for c in called):
+    if called.count(None) == len(called):
         return []
     amounts = run.amounts(history)
+    categories = np.array(called, dtype=object)
     rows = []
     for category in (*CATEGORIES, None):
-        chosen = np.array([c == category for c in called], dtype=bool)
+        chosen = np.array([c is None for c in called]) if category is None else categories == category
         if category is None and not chosen.any():
             continue
         rows.append(
@@ -236,15 +223,14 @@ def _calls(run: Run, history: History, called: list[str | None]) -> list[CallRow
     return rows
 
 
-def _rep_probabilities(run: Run, history: History, rep: list[float | None]) -> RepProbabilities | None:
-    chosen = np.array([r is not None for r in rep], dtype=bool)
+def _rep_probabilities(run: Run, history: History, called: Floats) -> RepProbabilities | None:
+    chosen = ~np.isnan(called)
     if not chosen.any():
         return None
     amounts = run.amounts(history)
-    called = np.array([r if r is not None else 0.0 for r in rep], dtype=float)
     return RepProbabilities(
         deals=int(chosen.sum()),
-        rep_expected=round(float((amounts * called)[chosen].sum()), 2),
+        rep_expected=round(float((amounts * np.where(chosen, called, 0.0))[chosen].sum()), 2),
         model_expected=round(float((amounts * run.probability)[chosen].sum()), 2),
     )
 
@@ -263,48 +249,13 @@ def _buckets(run: Run, history: History) -> list[Bucket]:
     ]
 
 
-def _deals(run: Run, history: History, called: list[str | None], rep: list[float | None]) -> list[DealForecast]:
-    amounts = run.amounts(history)
-    expected = amounts * run.probability
-    order = np.lexsort((run.deals, -expected))
-    deals = run.deals[order].tolist()
-    has_amount = history.has_amount[run.deals[order]].tolist()
-    columns = zip(
-        order.tolist(),
-        deals,
-        run.stages[order].tolist(),
-        run.owners[order].tolist(),
-        (run.age[order] / DAY).tolist(),
-        amounts[order].tolist(),
-        has_amount,
-        run.probability[order].tolist(),
-        expected[order].tolist(),
-        run.naive[order].tolist(),
-        strict=True,
-    )
-    return [
-        DealForecast(
-            deal_id=history.deal_ids[deal],
-            title=history.titles[deal],
-            stage=history.stages[stage],
-            owner=history.owners[owner],
-            days_in_stage=round(days, 2),
-            amount=amount if known else None,
-            probability=round(probability, 4),
-            expected=round(value, 2),
-            naive_probability=round(naive, 4),
-            forecast_category=called[i],
-            rep_probability=rep[i],
-        )
-        for i, deal, stage, owner, days, amount, known, probability, value, naive in columns
-    ]
-
-
 def report(run: Run, history: History, calls: Calls, *, process: str | None) -> Forecast:
     """The forecast of a run, ready to print or serialise."""
     at = run.as_of.timestamp()
-    called = calls.categories_as_of(run.deals, at)
-    rep = calls.probabilities_as_of(run.deals, at)
+    known = calls.category_at[run.deals] <= at
+    called: list[str | None] = calls.categories_as_of(run.deals, at) if known.any() else [None] * int(run.deals.size)
+    rep = calls.probability[run.deals]
+    rep = np.where(calls.probability_at[run.deals] <= at, rep, np.nan)  # NaN: no probability called then
     amounts = run.amounts(history)
     commit, best_case = views(run, history, called)
     return Forecast(
@@ -326,7 +277,17 @@ def report(run: Run, history: History, calls: Calls, *, process: str | None) -> 
         calls=_calls(run, history, called),
         rep_probabilities=_rep_probabilities(run, history, rep),
         buckets=_buckets(run, history),
-        deals=_deals(run, history, called, rep),
+        deals=DealRows(
+            history,
+            deals=run.deals,
+            stages=run.stages,
+            owners=run.owners,
+            age=run.age,
+            probability=run.probability,
+            naive=run.naive,
+            called=called,
+            rep=rep,
+        ),
     )
 
 

@@ -124,8 +124,8 @@ def _print_forecast(result: Forecast) -> None:
     deals = Table("deal", "stage", "owner", "days", "amount", "chance", "expected", "call")
     for f in result.deals[:TOP_DEALS]:
         deals.add_row(
-            f.deal_id, f.stage, f.owner, f"{f.days_in_stage:.0f}", _money(f.amount), _share(f.probability),
-            _money(f.expected), f.forecast_category or "",
+            f["deal_id"], f["stage"], f["owner"], f"{f['days_in_stage']:.0f}", _money(f["amount"]),
+            _share(f["probability"]), _money(f["expected"]), f["forecast_category"] or "",
         )  # fmt: skip
     if result.deals:
         out.print(f"the {min(TOP_DEALS, len(result.deals))} open deals expected to bring most (days: in their stage):")
