@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import Engine
 
 from dealflow.errors import Conflict
-from dealflow.imports import columnar
 from dealflow.imports.history import ImportReport
 from dealflow.process.loading import load_template
 from dealflow.services import imports as service
@@ -86,7 +85,7 @@ def write_log(path: Path, deals: int, *, seed: int, odd: bool = True, close_date
 
 
 @pytest.fixture
-def columns_taken(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
+def columns_taken(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Whether each import went in as columns (True) or through the general path (False)."""
     taken: list[bool] = []
     real = service.import_event_columns
@@ -97,7 +96,7 @@ def columns_taken(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
         return report
 
     monkeypatch.setattr(service, "import_event_columns", spy)
-    yield taken
+    return taken
 
 
 def _general_path(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -174,7 +173,8 @@ def _standard_rows() -> list[str]:
     for number in range(1, 400):
         for step in range(rnd.randrange(1, 4)):
             stage = stages[min(step + rnd.randrange(2), 3)]
-            found.append(f"{number},{stage},2025-0{1 + step}-1{rnd.randrange(10)},Ann Lee,{rnd.randrange(1, 9)}00,T{number},web")
+            day, amount = f"2025-0{1 + step}-1{rnd.randrange(10)}", rnd.randrange(1, 9) * 100
+            found.append(f"{number},{stage},{day},Ann Lee,{amount},T{number},web")
     return found
 
 
@@ -220,7 +220,7 @@ def test_a_failed_write_as_columns_writes_nothing(
             raise Conflict("someone else wrote first")
         real(connection, table, frame)
 
-    monkeypatch.setattr(columnar, "write_frame", failing)
+    monkeypatch.setattr(frames, "write_frame", failing)
     with UnitOfWork(engine) as uow, pytest.raises(Conflict):
         service.import_file(uow=uow, path=path, fmt="events")
     assert calls == ["events", "deals", "stage_visits"]

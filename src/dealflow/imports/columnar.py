@@ -21,7 +21,8 @@ import polars as pl
 from dealflow.domain import events as ev
 from dealflow.domain.fields import parse_field
 from dealflow.errors import InvalidInput
-from dealflow.imports.event_columns import DIMENSIONS, EventColumns, closer_histories, read_event_columns
+from dealflow.imports.event_columns import EventColumns, closer_histories, read_event_columns
+from dealflow.imports.generic import DIMENSIONS
 from dealflow.imports.history import DealHistory, ImportReport, slug
 from dealflow.imports.recording import (
     FUTURE,
@@ -38,9 +39,8 @@ from dealflow.process.models import Process
 from dealflow.store import bulk
 from dealflow.store import tables as t
 from dealflow.store.event_log import allocate_seqs, new_deal_batch, write_new_deals
-from dealflow.store.frames import FrameForms, write_frame
+from dealflow.store.frames import FrameForms, FrameWriter
 from dealflow.store.new_deals import NewDeal
-
 from dealflow.store.unit_of_work import UnitOfWork
 
 PREFIX, PROCESS_KEY, PROCESS_NAME = "EV", "imported", "Imported pipeline"  # as the general event-log reader
@@ -85,12 +85,17 @@ def import_event_columns(
         won_from=columns.won_from(),
     )
     owners = deals.filter(_C("owner").is_not_null()).unique("owner", keep="first", maintain_order=True)
-    firsts = [DealHistory(ref="", title="", row=0, owner=o, team=team) for o, team in owners.select("owner", "team").rows()]
+    # What ensure_people reads of the histories: each owner's first deal, for the team.
+    firsts = [
+        DealHistory(ref="", title="", row=0, owner=o, team=team)
+        for o, team in owners.select("owner", "team").iter_rows()
+    ]
     people = ensure_people(uow, firsts, role=target.process.stages[0].owner_role, managers={}, report=report)
     accounts = ensure_accounts(uow, set(deals["account"].drop_nulls().to_list()), report=report)
     report.deals_seen = deals.height
     teller = _Teller(uow, columns, deals, target=target, people=people, accounts=accounts, report=report)
-    teller.record(progress(deals.height) if progress else None)
+    with bulk.large_writes(uow.connection):
+        teller.record(progress(deals.height) if progress else None)
     return report
 
 
@@ -218,7 +223,7 @@ class _Teller:
         general path would neither skip nor report."""
         target = self.target
         deals = self.deals.filter(~_C("closer"))
-        entries = self.columns.entries().join(deals.select("deal"), on="deal", how="semi")
+        entries = self.columns.entries.join(deals.select("deal"), on="deal", how="semi")
         entries = entries.with_columns(
             key=_json_map("stage", target.stages),
             amount=_json_map("amount_value", self.amounts),
@@ -250,7 +255,8 @@ class _Teller:
         plain = titles.str.contains(_PLAIN) & (titles.str.len_chars() <= 10_000) & text
         parsed = _parse_each(self.process, "title", titles.filter(~plain).unique().to_list())
         odd = {raw: value for raw, value in parsed.items() if isinstance(value, str)}
-        values = pl.select(pl.when(plain).then(titles).otherwise(_json_map(titles, odd))).to_series()
+        refused = titles.replace_strict(odd, default=None, return_dtype=pl.String)
+        values = pl.select(pl.when(plain).then(titles).otherwise(refused)).to_series()
         return [values.alias("title_value"), json_strings(values).alias("title_json")]
 
     def _dimensions(self, deals: pl.DataFrame) -> list[pl.Expr]:
@@ -261,7 +267,10 @@ class _Teller:
         order: list[pl.Expr] = []
         for name in DIMENSIONS:
             if self.process.field_type(name) is None:
-                found += [pl.lit(None, pl.String).alias(f"{name}_json"), pl.lit(None, pl.String).alias(f"{name}_column")]
+                found += [
+                    pl.lit(None, pl.String).alias(f"{name}_json"),
+                    pl.lit(None, pl.String).alias(f"{name}_column"),
+                ]
                 continue
             parsed = _parse_each(self.process, name, deals[name].drop_nulls().unique().to_list())
             json = {raw: bulk.json_text(value) for raw, value in parsed.items()}
@@ -331,7 +340,9 @@ class _Teller:
             data=_text('{"fields": {"amount": "', _C("amount"), '"}}'),
         )  # fmt: skip
         kind = _C("position") - _C("prev_position")
-        kind = pl.when(kind == 1).then(pl.lit("forward")).when(kind > 1).then(pl.lit("skip")).otherwise(pl.lit("backward"))
+        kind = (
+            pl.when(kind == 1).then(pl.lit("forward")).when(kind > 1).then(pl.lit("skip")).otherwise(pl.lit("backward"))
+        )
         key_json = _json_map("key", {key: bulk.json_text(key) for key in self.target.positions})
         prev_json = _json_map("prev_key", {key: bulk.json_text(key) for key in self.target.positions})
         moves = entries.filter("moved").select(
@@ -363,7 +374,7 @@ class _Teller:
             _C("account_json"), ', "owner": ', _C("actor_json"), ', "stage": ', _C("first_key_json"),
             ', "fields": {"title": ', _C("title_json"),
             _optional(_C("first_amount").is_not_null(), _text(', "amount": "', _C("first_amount"), '"')),
-            *[_optional(_C(f"{name}_json").is_not_null(), _text(f', "{name}": ', _C(f"{name}_json"))) for name in DIMENSIONS],
+            *[_optional(_C(f"{n}_json").is_not_null(), _text(f', "{n}": ', _C(f"{n}_json"))) for n in DIMENSIONS],
             '}, "imported": {"format": "events", "ref": ', _C("ref_json"), "}}",
         )  # fmt: skip
 
@@ -412,9 +423,9 @@ class _Teller:
             seconds=forms.seconds((_C("at") - _C("was_entered")).dt.total_microseconds()), exit="exit",
             to_stage="to_stage", overridden=forms.flag(False), imported=forms.flag(True),
         )  # fmt: skip
-        deals = deals.with_columns(status=_C("outcome").fill_null("open"))
-        deal_rows = deals.select(
-            "deal", id="did", number=_C("did").str.extract(r"^D-(\d{1,9})$").cast(pl.Int64), title="title_value",
+        deals = deals.sort("deal").with_columns(status=_C("outcome").fill_null("open"))
+        deal_rows = deals.lazy().select(
+            id="did", number=_C("did").str.extract(r"^D-(\d{1,9})$").cast(pl.Int64), title="title_value",
             process=pl.lit(process.key), process_version=pl.lit(process.version), account_id="account_id",
             owner="actor", stage="here", status="status", amount=forms.money(_C("amount_last")),
             close_date=pl.lit(None, pl.String), created_at=forms.stamp(_C("first_at")),
@@ -423,16 +434,27 @@ class _Teller:
             product="product_column", outcome_reason=pl.when(_C("outcome").is_not_null()).then(_C("reason_text")),
             close_date_pushes=pl.lit(0),
         )  # fmt: skip
-        connection = self.uow.connection
+        event_rows, visit_rows = event_rows.sort("seq"), visit_rows.sort("seq")
         numbers = deals["deal"]
-        for start in range(0, deals.height, CHUNK):
-            chunk = numbers.slice(start, CHUNK)
-            within = _C("deal").is_between(chunk[0], chunk[-1])
-            write_frame(connection, t.events, event_rows.filter(within).drop("deal"))
-            write_frame(connection, t.deals, deal_rows.filter(within).drop("deal"))
-            write_frame(connection, t.stage_visits, visit_rows.filter(within).drop("deal"))
-            if progress is not None:
-                progress(chunk.len())
+        with FrameWriter(self.uow.connection) as writer:
+            for start in range(0, deals.height, CHUNK):
+                first, last = numbers[start], numbers[min(start + CHUNK, deals.height) - 1]
+                writer.write(
+                    [
+                        (t.events, _deals_between(event_rows, first, last)),
+                        (t.deals, deal_rows.slice(start, CHUNK).collect()),
+                        (t.stage_visits, _deals_between(visit_rows, first, last)),
+                    ]
+                )
+                if progress is not None:
+                    progress(min(CHUNK, deals.height - start))
+
+
+def _deals_between(frame: pl.DataFrame, first: int, last: int) -> pl.DataFrame:
+    """The rows of deals ``first`` to ``last`` of a frame sorted by deal, without the deal column."""
+    deals = frame["deal"]
+    start, end = deals.search_sorted(first, "left"), deals.search_sorted(last, "right")
+    return frame.slice(start, end - start).drop("deal")
 
 
 def _optional(condition: pl.Expr, text: pl.Expr) -> pl.Expr:

@@ -11,8 +11,8 @@ unusual characters) is left to the general path: the function then answers None.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from functools import cached_property
 from math import fsum
 from pathlib import Path
 
@@ -26,7 +26,7 @@ OPTIONAL = ("owner", "amount", "title", "account", "team", *DIMENSIONS, "reason"
 DESCRIBED = ("owner", "team", "account", "title")
 # Bytes the csv module and polars read differently: a NUL, separators Python strips as
 # whitespace and Rust does not. A lone carriage return is checked apart.
-_QUIRKS = re.compile(rb"[\x00\x1c-\x1f]")
+_QUIRKS = (b"\x00", b"\x1c", b"\x1d", b"\x1e", b"\x1f")
 # ISO 8601 as the columns read it (every other value sends the file to the general reader).
 _ISO_SHAPE = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}:\d{2}(?:\.\d{3}|\.\d{6})?(?:Z|\+00:00)?)?$"
 _UTC = pl.Datetime("us", "UTC")
@@ -53,6 +53,7 @@ class EventColumns:
     deals: pl.DataFrame
     histories: dict[int, DealHistory]
 
+    @cached_property
     def entries(self) -> pl.DataFrame:
         """Every deal's stage entries in order of time (ties in file order): ``deal``, ``j`` (the
         entry's place in its deal), ``stage``, ``at``, ``amount_value``."""
@@ -63,7 +64,7 @@ class EventColumns:
     def stage_order(self) -> list[str]:
         """The working stages in the order deals usually go through them (what ``stage_order`` of
         the general path gives for the same histories)."""
-        entries = self.entries()
+        entries = self.entries
         counts = entries.group_by("deal").agg(n=pl.len())
         first = entries.group_by("deal", "stage").agg(pl.col("j").min()).join(counts, on="deal")
         first = first.with_columns(rank=pl.col("j").rank("dense").over("deal") - 1)
@@ -78,7 +79,7 @@ class EventColumns:
 
     def won_from(self) -> set[str]:
         """The stage each won deal was last in."""
-        entries = self.entries()
+        entries = self.entries
         last = entries.group_by("deal").agg(pl.col("stage").last())
         won = self.deals.filter(pl.col("outcome") == "won").select("deal")
         return set(last.join(won, on="deal")["stage"].to_list())
@@ -90,7 +91,7 @@ def read_event_columns(path: Path, *, report: ImportReport) -> EventColumns | No
     table = _read(path)
     if table is None:
         return None
-    name, header, frame = table
+    header, frame = table
     if "close_date" in header and (frame["close_date"] != "").any():
         return None  # close dates have a date format of their own to find: the general reader's
     frame = frame.with_row_index("i").with_columns(pl.col("i").cast(pl.Int64))
@@ -119,7 +120,7 @@ def closer_histories(columns: EventColumns, deals: list[int]) -> dict[int, DealH
     return _closer_histories(columns.name, columns.header, rows, ImportReport(format="events", file=columns.name))
 
 
-def _read(path: Path) -> tuple[str, list[str], pl.DataFrame] | None:
+def _read(path: Path) -> tuple[list[str], pl.DataFrame] | None:
     """The file's header and its non-blank rows (stripped, '' for missing values), every optional
     column there; None for a file the general reader must read (or refuse)."""
     try:
@@ -130,7 +131,7 @@ def _read(path: Path) -> tuple[str, list[str], pl.DataFrame] | None:
     except (OSError, UnicodeDecodeError):
         return None
     raw = raw.removeprefix(b"\xef\xbb\xbf")
-    if _QUIRKS.search(raw) or raw.count(b"\r") != raw.count(b"\r\n"):
+    if any(quirk in raw for quirk in _QUIRKS) or raw.count(b"\r") != raw.count(b"\r\n"):
         return None
     first = raw.split(b"\n", 1)[0]
     delimiter = max((b",", b";", b"\t"), key=first.count).decode()
@@ -144,10 +145,11 @@ def _read(path: Path) -> tuple[str, list[str], pl.DataFrame] | None:
     if len(set(header)) != len(header) or any(column not in header for column in REQUIRED):
         return None
     frame = frame.slice(1).rename(dict(zip(frame.columns, header, strict=True)))
-    frame = frame.with_columns(pl.all().str.strip_chars().fill_null(""))
+    padded = [name for name in frame.columns if frame[name].str.contains(r"^\s|\s$").any()]
+    frame = frame.with_columns(pl.col(padded).str.strip_chars()).fill_null("")
     frame = frame.filter(pl.any_horizontal(pl.all() != ""))
     missing = [pl.lit("").alias(column) for column in OPTIONAL if column not in header]
-    return path.name, header, frame.with_columns(missing) if missing else frame
+    return header, frame.with_columns(missing) if missing else frame
 
 
 def _moments(values: pl.Series) -> pl.Series | None:

@@ -8,6 +8,11 @@ back exactly as if it had written them. The writes join the connection's open tr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from types import TracebackType
+from typing import Self
+
 import polars as pl
 from sqlalchemy import Connection, Table
 from sqlalchemy.exc import DBAPIError
@@ -48,19 +53,22 @@ class FrameForms:
 
 def _copy_text(frame: pl.DataFrame) -> str:
     """The rows as COPY text: tab-separated, backslash escapes, \\N for null."""
+    special = [
+        name
+        for name, dtype in frame.schema.items()
+        if dtype == pl.String and frame[name].str.contains(r"[\\\t\n\r]").any()
+    ]
     escaped = [
         pl.col(name)
         .str.replace_all("\\", "\\\\", literal=True)
         .str.replace_all("\t", "\\t", literal=True)
         .str.replace_all("\n", "\\n", literal=True)
         .str.replace_all("\r", "\\r", literal=True)
-        for name, dtype in frame.schema.items()
-        if dtype == pl.String
+        for name in special
     ]
-    text = frame.with_columns(escaped).write_csv(
+    return frame.with_columns(escaped).write_csv(
         include_header=False, separator="\t", quote_style="never", null_value="\\N"
     )
-    return text
 
 
 def write_frame(connection: Connection, table: Table, frame: pl.DataFrame) -> None:
@@ -81,3 +89,49 @@ def write_frame(connection: Connection, table: Table, frame: pl.DataFrame) -> No
     except dbapi_error as exc:
         wrapped = DBAPIError.instance(f"bulk insert into {table.name}", None, exc, dbapi_error)
         raise (translate(wrapped) if isinstance(wrapped, DBAPIError) else wrapped) from None
+
+
+class FrameWriter:
+    """Writes batches of frames, one table after another. On PostgreSQL a batch is written on a
+    background thread, so that the server takes it in while the caller prepares the next; the
+    connection is the writer's until :meth:`wait` returns. Use it in a ``with`` block."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        background = connection.dialect.name == "postgresql"
+        self._executor = ThreadPoolExecutor(max_workers=1) if background else None
+        self._pending: Future[None] | None = None
+
+    def write(self, batch: Sequence[tuple[Table, pl.DataFrame]]) -> None:
+        """Have the frames of ``batch`` written into their tables, in order."""
+        self.wait()
+        if self._executor is None:
+            _write_batch(self.connection, batch)
+        else:
+            self._pending = self._executor.submit(_write_batch, self.connection, batch)
+
+    def wait(self) -> None:
+        """Return once every batch is written (raising what writing it raised)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if exc_type is None:
+                self.wait()
+            elif self._pending is not None:
+                self._pending.exception()  # the write ends before the transaction is rolled back
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown()
+
+
+def _write_batch(connection: Connection, batch: Sequence[tuple[Table, pl.DataFrame]]) -> None:
+    for table, frame in batch:
+        write_frame(connection, table, frame)
