@@ -181,7 +181,7 @@ class _Teller:
         more = pl.DataFrame({"deal": list(others), "n": [len(d.steps) for d in others.values()]}, schema=counts.schema)
         counts = pl.concat([counts, more]).sort("deal").with_columns(offset=_C("n").cum_sum() - _C("n"))
         total = int(counts["n"].sum() or 0)
-        seqs = pl.Series("seq", allocate_seqs(self.uow.connection, total), dtype=pl.Int64)
+        seqs = pl.Series("seq", allocate_seqs(self.uow.connection, total) if total else [], dtype=pl.Int64)
         events = events.join(counts.select("deal", "offset"), on="deal")
         events = events.with_columns(seq=seqs.gather(events["offset"] + events["version"] - 1))
         self._write(told, events, progress)

@@ -133,7 +133,8 @@ def _read(path: Path) -> tuple[list[str], pl.DataFrame] | None:
     raw = raw.removeprefix(b"\xef\xbb\xbf")
     if any(quirk in raw for quirk in _QUIRKS) or raw.count(b"\r") != raw.count(b"\r\n"):
         return None
-    first = raw.split(b"\n", 1)[0]
+    end = raw.find(b"\n")
+    first = raw if end < 0 else raw[:end]
     delimiter = max((b",", b";", b"\t"), key=first.count).decode()
     try:
         frame = pl.read_csv(raw, has_header=False, infer_schema=False, separator=delimiter, quote_char='"')
