@@ -250,7 +250,7 @@ def test_progress_counts_every_deal(workspace: Cli, engine: Engine, tmp_path: Pa
     [
         "deal_id,stage,timestamp\nA,Lead,2025-01-01",  # one row, no line end
         "deal_id;stage;timestamp;owner\nA;Lead;2025-01-01;Ann\nB;;2025-01-02;Bob\n",  # semicolons, no working stage
-        "\ufeffdeal_id,stage,timestamp,title\r\nA,Lead,2025-01-01 10:00:00,\"Acme, \"\"EU\"\"\"\r\n"
+        '\ufeffdeal_id,stage,timestamp,title\r\nA,Lead,2025-01-01 10:00:00,"Acme, ""EU"""\r\n'
         "A,Demo,2025-01-09T10:00:00.250+00:00,\r\nA,Won,2025-02-01,\r\n",
         "deal_id,stage,timestamp,amount\nA,Lead,2025-01-01,1e3\nA,Demo,2025-01-02,1000\nB,Lead,2025-01-03,9e20\n",
     ],
