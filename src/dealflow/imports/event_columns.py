@@ -36,7 +36,7 @@ _UTC = pl.Datetime("us", "UTC")
 class EventColumns:
     """An event log read as columns.
 
-    ``rows``: one row per file row that names a deal, in file order: ``i`` (the row's index, its
+    ``rows``: one row per file row that names a deal, by deal then in file order: ``i`` (the row's index, its
     line is ``i + 2``), ``deal`` (the deal's number, in the order the file first names it), the
     file's columns (stripped, '' when empty), ``at`` (the timestamp, null when missing or
     impossible), ``amount_value`` (the amount as a decimal, null when empty or not a number),
@@ -58,16 +58,15 @@ class EventColumns:
         """Every deal's stage entries in order of time (ties in file order): ``deal``, ``j`` (the
         entry's place in its deal), ``stage``, ``at``, ``amount_value``."""
         found = self.rows.filter(pl.col("at").is_not_null() & (pl.col("stage") != "") & pl.col("outcome").is_null())
-        found = found.sort("deal", "at", "i").select("deal", "stage", "at", "amount_value")
+        found = found.sort("deal", "at", "i").select(pl.col("deal").set_sorted(), "stage", "at", "amount_value")
         return found.with_columns(j=pl.int_range(pl.len()).over("deal"))
 
     def stage_order(self) -> list[str]:
         """The working stages in the order deals usually go through them (what ``stage_order`` of
         the general path gives for the same histories)."""
-        entries = self.entries
-        counts = entries.group_by("deal").agg(n=pl.len())
-        first = entries.group_by("deal", "stage").agg(pl.col("j").min()).join(counts, on="deal")
-        first = first.with_columns(rank=pl.col("j").rank("dense").over("deal") - 1)
+        entries = self.entries.with_columns(n=pl.len().over("deal"))
+        first = entries.filter(pl.struct("deal", "stage").is_first_distinct())
+        first = first.with_columns(rank=pl.int_range(pl.len()).over("deal"))
         first = first.with_columns(
             position=pl.when(pl.col("n") > 1).then(pl.col("rank") / (pl.col("n") - 1)).otherwise(0.0)
         )
@@ -104,6 +103,8 @@ def read_event_columns(path: Path, *, report: ImportReport) -> EventColumns | No
     records = frame.height
     frame = frame.filter(pl.col("deal_id") != "").rename({"deal_id": "ref"})
     frame = frame.with_columns(deal=(pl.col("i").min().over("ref").rank("dense") - 1).cast(pl.Int64))
+    # Each deal's rows together, in file order: grouping by deal then takes slices, not hashes.
+    frame = frame.sort("deal", "i").with_columns(pl.col("deal").set_sorted())
     frame = frame.with_columns(
         outcome=_mapped(frame["stage"], outcome_of),
         amount_value=_mapped(frame["amount"], _amount_text),
