@@ -136,6 +136,7 @@ def _parse_each(process: Process, name: str, values: Iterable[Any]) -> dict[Any,
 
 
 def _json_map(column: pl.Expr | str, mapping: dict[str, str]) -> pl.Expr:
+    """Each value of ``column`` looked up in ``mapping`` (null where it has none)."""
     column = _C(column) if isinstance(column, str) else column
     return column.replace_strict(mapping, default=None, return_dtype=pl.String)
 
