@@ -135,7 +135,7 @@ def _parse_each(process: Process, name: str, values: Iterable[Any]) -> dict[Any,
     return found
 
 
-def _json_map(column: pl.Expr | str, mapping: dict[str, str]) -> pl.Expr:
+def _looked_up(column: pl.Expr | str, mapping: dict[str, str]) -> pl.Expr:
     """Each value of ``column`` looked up in ``mapping`` (null where it has none)."""
     column = _C(column) if isinstance(column, str) else column
     return column.replace_strict(mapping, default=None, return_dtype=pl.String)
@@ -164,8 +164,8 @@ class _Teller:
         self.process = target.process
         self.now = uow.clock()
         self.forms = FrameForms(uow.connection.dialect.name)
-        actor = _json_map("owner", people).fill_null(IMPORTER)
-        self.deals = deals.with_columns(actor=actor, account_id=_json_map("account", accounts))
+        actor = _looked_up("owner", people).fill_null(IMPORTER)
+        self.deals = deals.with_columns(actor=actor, account_id=_looked_up("account", accounts))
         amounts = columns.rows["amount_value"].drop_nulls().unique().to_list()
         self.amounts = {raw: str(value) for raw, value in _parse_each(self.process, "amount", amounts).items()}
 
@@ -226,8 +226,8 @@ class _Teller:
         deals = self.deals.filter(~_C("closer"))
         entries = self.columns.entries.join(deals.select("deal"), on="deal", how="semi")
         entries = entries.with_columns(
-            key=_json_map("stage", target.stages),
-            amount=_json_map("amount_value", self.amounts),
+            key=_looked_up("stage", target.stages),
+            amount=_looked_up("amount_value", self.amounts),
         ).with_columns(position=_C("key").replace_strict(target.positions, default=None, return_dtype=pl.Int64))
         facts = entries.group_by("deal").agg(
             refused=(_C("key").is_null() | (_C("amount_value").is_not_null() & _C("amount").is_null())).any(),
@@ -235,7 +235,7 @@ class _Teller:
             last_at=_C("at").last(),
             first_amount=_C("amount").first(),
         )
-        deals = deals.join(facts, on="deal").with_columns(closing=_json_map("closing_amount", self.amounts))
+        deals = deals.join(facts, on="deal").with_columns(closing=_looked_up("closing_amount", self.amounts))
         deals = deals.with_columns(self._titles(deals["title"])).with_columns(self._dimensions(deals))
         horizon = self.now + FUTURE
         closed_ok = _C("closed_at").is_null() | ((_C("closed_at") <= horizon) & (_C("closed_at") >= _C("last_at")))
@@ -276,7 +276,7 @@ class _Teller:
             parsed = _parse_each(self.process, name, deals[name].drop_nulls().unique().to_list())
             json = {raw: bulk.json_text(value) for raw, value in parsed.items()}
             column = {raw: str(value)[:200] for raw, value in parsed.items()}
-            found += [_json_map(name, json).alias(f"{name}_json"), _json_map(name, column).alias(f"{name}_column")]
+            found += [_looked_up(name, json).alias(f"{name}_json"), _looked_up(name, column).alias(f"{name}_column")]
             ok = ok & (_C(name).is_null() | _C(name).is_in(list(parsed)))
             order.append(_C(f"{name}_from"))
         # The general reader names the dimensions in the order rows first give them.
@@ -344,8 +344,8 @@ class _Teller:
         kind = (
             pl.when(kind == 1).then(pl.lit("forward")).when(kind > 1).then(pl.lit("skip")).otherwise(pl.lit("backward"))
         )
-        key_json = _json_map("key", {key: bulk.json_text(key) for key in self.target.positions})
-        prev_json = _json_map("prev_key", {key: bulk.json_text(key) for key in self.target.positions})
+        key_json = _looked_up("key", {key: bulk.json_text(key) for key in self.target.positions})
+        prev_json = _looked_up("prev_key", {key: bulk.json_text(key) for key in self.target.positions})
         moves = entries.filter("moved").select(
             "deal", "j", sub=pl.lit(1), type=pl.lit(ev.DEAL_MOVED), at="at",
             data=_text('{"from": ', prev_json, ', "to": ', key_json, ', "kind": "', kind,
