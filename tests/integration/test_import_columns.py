@@ -186,6 +186,10 @@ def test_a_file_the_columns_do_not_cover_goes_through_the_general_path(
     report = workspace.json("import", str(path))
     assert columns_taken == [False]
     assert report["deals_new"] > 200  # type: ignore[index]
+    named = tmp_path / "named.csv"  # a column named like one the reading adds
+    named.write_text("deal_id,stage,timestamp,ref\nA,Lead,2025-01-01,x\nA,Demo,2025-01-03,y\n", encoding="utf-8")
+    assert workspace.json("import", str(named))["deals_new"] == 1  # type: ignore[index]
+    assert columns_taken == [False, False]
 
 
 def test_importing_again_goes_through_the_general_path_and_changes_nothing(

@@ -30,6 +30,7 @@ _QUIRKS = (b"\x00", b"\x1c", b"\x1d", b"\x1e", b"\x1f")
 # ISO 8601 as the columns read it (every other value sends the file to the general reader).
 _ISO_SHAPE = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}:\d{2}(?:\.\d{3}|\.\d{6})?(?:Z|\+00:00)?)?$"
 _UTC = pl.Datetime("us", "UTC")
+_OWN = {"i", "deal", "ref", "at", "outcome", "amount_value"}  # the columns reading adds
 
 
 @dataclass
@@ -146,6 +147,8 @@ def _read(path: Path) -> tuple[list[str], pl.DataFrame] | None:
     header = [(value or "").strip() for value in frame.row(0)]
     if len(set(header)) != len(header) or any(column not in header for column in REQUIRED):
         return None
+    if _OWN & set(header):
+        return None  # a column named like one the reading adds
     frame = frame.slice(1).rename(dict(zip(frame.columns, header, strict=True)))
     padded = [name for name in frame.columns if frame[name].str.contains(r"^\s|\s$").any()]
     frame = frame.with_columns(pl.col(padded).str.strip_chars()).fill_null("")
