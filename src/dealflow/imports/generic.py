@@ -8,6 +8,7 @@ Columns: ``deal_id``, ``stage``, ``timestamp`` (required); ``owner``, ``amount``
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -33,7 +34,7 @@ def histories_from_event_log(table: Table, *, report: ImportReport, date_format:
     close: DateColumn | None = (
         date_column(table, "close_date", forced=date_format) if "close_date" in table.header else None
     )
-    columns = _Columns(table.header)
+    columns = Columns(table.header)
     records = _padded(table.records, len(table.header))
     rows_of: dict[str, list[int]] = defaultdict(list)
     ref_at = columns.deal_id
@@ -45,9 +46,7 @@ def histories_from_event_log(table: Table, *, report: ImportReport, date_format:
         rows_of[ref].append(i)
     histories = []
     for ref, indexes in rows_of.items():
-        history = _history(table, records, columns, ref, indexes, when, close, report)
-        if history is not None:
-            histories.append(history)
+        histories.append(history_from_rows(table, records, columns, ref, indexes, when, close, report))
     report.rows = len(table.records)
     return Source(histories, len(table.records), prefix="EV", process_key="imported", process_name="Imported pipeline")
 
@@ -59,7 +58,7 @@ def _padded(records: list[list[str]], width: int) -> list[list[str]]:
     return [values + [""] * (width - len(values)) for values in records]
 
 
-class _Columns:
+class Columns:
     """Where each column of the event log sits in a row (optional columns the file lacks are left out)."""
 
     def __init__(self, header: list[str]) -> None:
@@ -72,16 +71,18 @@ class _Columns:
         self.dimensions = [(key, at[key]) for key in DIMENSIONS if key in at]
 
 
-def _history(
+def history_from_rows(
     table: Table,
-    records: list[list[str]],
-    columns: _Columns,
+    records: Sequence[list[str]] | Mapping[int, list[str]],
+    columns: Columns,
     ref: str,
     indexes: list[int],
     when: DateColumn,
     close: DateColumn | None,
     report: ImportReport,
-) -> DealHistory | None:
+) -> DealHistory:
+    """The history of deal ``ref`` told by its rows ``indexes`` of ``records``, reporting what cannot
+    be taken as it is."""
     first = records[indexes[0]]
     title = (first[columns.title] if columns.title is not None else "") or ref
     history = DealHistory(ref=ref, title=title, row=table.line(indexes[0]))

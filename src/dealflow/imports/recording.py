@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -39,7 +39,7 @@ from dealflow.store.unit_of_work import UnitOfWork
 IMPORTER = "import"
 BATCH = 2_000  # deals per multi-row insert
 _REF = re.compile(r"[^A-Za-z0-9._-]+")
-_FUTURE = timedelta(days=1)  # dates later than this past the import's clock are refused
+FUTURE = timedelta(days=1)  # dates later than this past the import's clock are refused
 _UNPARSED = object()
 Progress = Callable[[int], None]
 
@@ -117,9 +117,11 @@ def resolve_target(
     fields: Sequence[str],
     report: ImportReport,
     order: Sequence[str] | None = None,
+    won_from: Iterable[str] | None = None,
 ) -> Target:
     """The installed process ``key`` (its stages matched by key or name), or a new one generated
-    from the stages the histories name."""
+    from the stages the histories name (``order`` and ``won_from``, the stages won deals were last in,
+    when given, instead of what the histories say)."""
     connection = uow.connection
     order = list(order) if order else stage_order(histories)
     if queries.process_source(connection, key=key) is not None:
@@ -138,7 +140,8 @@ def resolve_target(
             report.add("unknown_stage", f"stage {name!r} is not a stage of {key}: deals that reach it are skipped")
         report.process = f"{process.key}@{process.version}"
         return Target(process, stages)
-    won_from = {e.stage for h in histories if h.outcome == "won" and h.entries for e in h.entries[-1:]}
+    if won_from is None:
+        won_from = {e.stage for h in histories if h.outcome == "won" and h.entries for e in h.entries[-1:]}
     source = generated_process(key, name, order, sorted(won_from), fields)
     process, _ = parse_process(source, name=f"{key}.yaml")
     data = {"key": process.key, "version": process.version, "name": process.name, "source": source}
@@ -252,7 +255,7 @@ def history_steps(
     if not steps:
         report.add("no_stage", "no working stage with a date; deal skipped", row=history.row, ref=history.ref)
         return None
-    horizon = now + _FUTURE
+    horizon = now + FUTURE
     if entries[-1].at > horizon or (history.closed_at and history.closed_at > horizon):
         report.add("future_date", "dated in the future; deal skipped", row=history.row, ref=history.ref)
         return None
@@ -335,7 +338,7 @@ def _existing(connection: Connection, streams: list[str]) -> dict[str, list[Even
     return found
 
 
-def _known_deals(connection: Connection, prefix: str) -> set[str]:
+def known_deals(connection: Connection, prefix: str) -> set[str]:
     """The ids of the deals already in the workspace that an import with ``prefix`` may have made."""
     head = deal_id(prefix, "")
     query = select(t.deals.c.id).where(t.deals.c.id.startswith(head, autoescape=True))
@@ -385,7 +388,7 @@ class _Sorter:
     ) -> None:
         self.target, self.prefix, self.people, self.accounts, self.report = target, prefix, people, accounts, report
         self.now = uow.clock()
-        self.known = _known_deals(uow.connection, prefix)
+        self.known = known_deals(uow.connection, prefix)
         self.seen: set[str] = set()
 
     def sort(self, batch: Sequence[DealHistory]) -> tuple[list[NewDeal], list[tuple[DealHistory, str, list[Event]]]]:

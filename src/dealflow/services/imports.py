@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from dealflow.errors import InvalidInput
+from dealflow.imports.columnar import import_event_columns
 from dealflow.imports.generic import read_event_log
 from dealflow.imports.history import ImportReport, slug
 from dealflow.imports.hubspot import read_hubspot
@@ -60,6 +61,11 @@ def import_file(
     """Import ``path`` read as ``fmt``; everything is written, or (on an error) nothing."""
     if fmt not in FORMATS:
         raise InvalidInput(f"unknown format {fmt!r} (formats: {', '.join(FORMATS)})", field="--format")
+    if fmt == "events" and date_format is None and mapping is None:
+        imported = import_event_columns(uow=uow, path=path, process_key=process_key, prefix=prefix, progress=progress)
+        if imported is not None:
+            uow.commit()
+            return imported
     report = ImportReport(format=fmt, file=path.name)
     reader, _ = FORMATS[fmt]
     extra = {}

@@ -1,0 +1,269 @@
+"""An event log of new deals is imported as columns (polars): what that writes and reports must be
+what the general path writes and reports for the same file, byte for byte and issue for issue, on
+both backends; files it does not cover go through the general path."""
+
+from __future__ import annotations
+
+import csv
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from dealflow.errors import Conflict
+from dealflow.imports.history import ImportReport
+from dealflow.process.loading import load_template
+from dealflow.services import imports as service
+from dealflow.services import workspace as ws
+from dealflow.store import frames
+from dealflow.store.unit_of_work import UnitOfWork
+
+from ..conftest import truncate
+from .conftest import Cli
+from .test_import_bulk import HEADER, _deal, empty, raw_dump
+
+NOW = datetime(2026, 10, 1, tzinfo=UTC)
+# What an export can hold besides the plain rows, each on about one row in a hundred.
+ODD_ROWS: list[tuple[int, Callable[[str], str]]] = [
+    (5, lambda title: f'{title}, "quoted"'),  # a comma and quotes in a field
+    (5, lambda title: f"Déal ünïcode {title} — ✓"),
+    (5, lambda title: f"tab\there, back\\slash {title}"),
+    (5, lambda title: " " * 3 + title + "\u00a0"),  # spaces around, stripped
+]
+
+
+def _odd(rows: list[tuple[str, ...]], rnd: random.Random) -> list[tuple[str, ...]]:
+    """The rows with odd values here and there: titles, a missing stage, id or source, negative
+    amounts, dates without a time, extra outcome rows, dates in the future, reasons."""
+    found = []
+    for row in rows:
+        values = list(row)
+        roll = rnd.random()
+        if roll < 0.04:
+            values[5] = ODD_ROWS[int(roll * 100)][1](values[5])
+        elif roll < 0.05:
+            values[8] = ""
+        elif roll < 0.055:
+            values[1] = ""
+        elif roll < 0.06:
+            values[0] = ""
+        elif roll < 0.07:
+            values[4] = "-5"
+        elif roll < 0.09:
+            values[2] = values[2][:10]
+        elif roll < 0.095:
+            values[1] = "Closed Won"
+        elif roll < 0.1:
+            values[2] = "2031-01-01T00:00:00Z"
+        elif roll < 0.12:
+            values[11] = "budget"
+        elif roll < 0.13:
+            values[10] = ""  # product named first on a later row: dimensions in another order
+        found.append(tuple(values))
+    return found
+
+
+def write_log(path: Path, deals: int, *, seed: int, odd: bool = True, close_dates: bool = False) -> None:
+    """An event log like the bulk tests' (bad dates and amounts), with odd rows and a blank one."""
+    rnd = random.Random(seed)
+    rows = [row for number in range(deals) for row in _deal(number, rnd, noisy=True)]
+    rows.sort(key=lambda row: row[2].replace("Z", "").replace("+00:00", ""))
+    header = list(HEADER)
+    if not close_dates:
+        header, rows = header[:-1], [row[:-1] for row in rows]
+    if odd:
+        rows = _odd(rows, rnd)
+        rows.insert(len(rows) // 2, ("",) * len(header))
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+@pytest.fixture
+def columns_taken(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each import went in as columns (True) or through the general path (False)."""
+    taken: list[bool] = []
+    real = service.import_event_columns
+
+    def spy(**kwargs: Any) -> Any:
+        report = real(**kwargs)
+        taken.append(report is not None)
+        return report
+
+    monkeypatch.setattr(service, "import_event_columns", spy)
+    return taken
+
+
+def _general_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service, "import_event_columns", lambda **kwargs: None)
+
+
+def _fresh(engine: Engine) -> None:
+    """Every table empty, event numbers starting again from 1."""
+    if engine.dialect.name == "postgresql":
+        truncate(engine)
+    else:
+        empty(engine)
+
+
+def _import(engine: Engine, path: Path, **options: Any) -> tuple[ImportReport, dict[str, list[tuple[Any, ...]]]]:
+    """Import ``path`` into an empty workspace (with the standard process when it is asked for) at a
+    fixed time; the report and every table."""
+    _fresh(engine)
+    if options.get("process_key") == "standard":
+        with UnitOfWork(engine, clock=lambda: NOW) as uow:
+            ws.install_process(uow=uow, source=load_template("standard")[1], name="standard.yaml")
+    with UnitOfWork(engine, clock=lambda: NOW) as uow:
+        report = service.import_file(uow=uow, path=path, fmt="events", **options)
+    with engine.connect() as connection:
+        return report, raw_dump(connection)
+
+
+def _import_both_ways(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, path: Path, **options: Any
+) -> tuple[ImportReport, ImportReport]:
+    """The reports of importing ``path`` as columns and through the general path, which must write
+    the same tables."""
+    report, imported = _import(engine, path, **options)
+    with monkeypatch.context() as patch:
+        _general_path(patch)
+        general, written = _import(engine, path, **options)
+    assert written == imported
+    return report, general
+
+
+def test_columns_write_and_report_what_the_general_path_does(
+    workspace: Cli, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, columns_taken: list[bool]
+) -> None:
+    path = tmp_path / "log.csv"
+    write_log(path, 2_400, seed=21)
+    report, general = _import_both_ways(engine, monkeypatch, path)
+    assert columns_taken == [True]
+    assert report == general
+    counts = report.issue_counts()
+    assert {"bad_date", "bad_amount", "missing_stage", "missing_id", "future_date"} <= set(counts)
+    assert report.deals_new > 2_000
+    assert report.deals_skipped > 0
+
+
+def test_columns_match_the_general_path_into_an_installed_process_with_a_prefix(
+    workspace: Cli, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, columns_taken: list[bool]
+) -> None:
+    """Into the standard process (stages matched by name, the others reported), ids with a prefix
+    shaped like dealflow's own (D-n numbers the deals)."""
+    path = tmp_path / "log.csv"
+    rows = ["deal_id,stage,timestamp,owner,amount,title,source", *_standard_rows()]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    report, general = _import_both_ways(engine, monkeypatch, path, process_key="standard", prefix="D")
+    assert columns_taken == [True]
+    assert report == general
+    assert report.deals_new > 0
+    assert "unknown_stage" in report.issue_counts()
+
+
+def _standard_rows() -> list[str]:
+    rnd = random.Random(4)
+    stages = ["Qualification", "Discovery", "Nowhere", "Proposal"]
+    found = []
+    for number in range(1, 400):
+        for step in range(rnd.randrange(1, 4)):
+            stage = stages[min(step + rnd.randrange(2), 3)]
+            day, amount = f"2025-0{1 + step}-1{rnd.randrange(10)}", rnd.randrange(1, 9) * 100
+            found.append(f"{number},{stage},{day},Ann Lee,{amount},T{number},web")
+    return found
+
+
+def test_a_file_the_columns_do_not_cover_goes_through_the_general_path(
+    workspace: Cli, engine: Engine, tmp_path: Path, columns_taken: list[bool]
+) -> None:
+    path = tmp_path / "log.csv"
+    write_log(path, 300, seed=8, close_dates=True)  # close dates: a date format of their own
+    report = workspace.json("import", str(path))
+    assert columns_taken == [False]
+    assert report["deals_new"] > 200  # type: ignore[index]
+    named = tmp_path / "named.csv"  # a column named like one the reading adds
+    named.write_text("deal_id,stage,timestamp,ref\nA,Lead,2025-01-01,x\nA,Demo,2025-01-03,y\n", encoding="utf-8")
+    assert workspace.json("import", str(named))["deals_new"] == 1  # type: ignore[index]
+    assert columns_taken == [False, False]
+
+
+def test_importing_again_goes_through_the_general_path_and_changes_nothing(
+    workspace: Cli, engine: Engine, tmp_path: Path, columns_taken: list[bool]
+) -> None:
+    path = tmp_path / "log.csv"
+    write_log(path, 500, seed=9)
+    first = workspace.json("import", str(path))
+    with engine.connect() as connection:
+        before = raw_dump(connection)
+    again = workspace.json("import", str(path))
+    assert columns_taken == [True, False]
+    assert again["deals_unchanged"] == first["deals_new"]  # type: ignore[index]
+    assert again["events_written"] == 0  # type: ignore[index]
+    with engine.connect() as connection:
+        assert raw_dump(connection) == before
+
+
+def test_a_failed_write_as_columns_writes_nothing(
+    workspace: Cli, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "log.csv"
+    write_log(path, 300, seed=10)
+    with engine.connect() as connection:
+        before = raw_dump(connection)
+    real = frames.write_frame
+    calls: list[str] = []
+
+    def failing(connection: Any, table: Any, frame: Any) -> None:
+        calls.append(table.name)
+        if table.name == "stage_visits":
+            raise Conflict("someone else wrote first")
+        real(connection, table, frame)
+
+    monkeypatch.setattr(frames, "write_frame", failing)
+    with UnitOfWork(engine) as uow, pytest.raises(Conflict):
+        service.import_file(uow=uow, path=path, fmt="events")
+    assert calls == ["events", "deals", "stage_visits"]
+    with engine.connect() as connection:
+        assert raw_dump(connection) == before
+
+
+def test_progress_counts_every_deal(workspace: Cli, engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "log.csv"
+    write_log(path, 700, seed=12)
+    steps: list[int] = []
+    total: list[int] = []
+
+    def start(deals: int) -> Callable[[int], None]:
+        total.append(deals)
+        return steps.append
+
+    with UnitOfWork(engine) as uow:
+        report = service.import_file(uow=uow, path=path, fmt="events", progress=start)
+        uow.commit()
+    assert total == [report.deals_seen]
+    assert sum(steps) == report.deals_seen
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "deal_id,stage,timestamp\nA,Lead,2025-01-01",  # one row, no line end
+        "deal_id;stage;timestamp;owner\nA;Lead;2025-01-01;Ann\nB;;2025-01-02;Bob\n",  # semicolons, no working stage
+        '\ufeffdeal_id,stage,timestamp,title\r\nA,Lead,2025-01-01 10:00:00,"Acme, ""EU"""\r\n'
+        "A,Demo,2025-01-09T10:00:00.250+00:00,\r\nA,Won,2025-02-01,\r\n",
+        "deal_id,stage,timestamp,amount\nA,Lead,2025-01-01,1e3\nA,Demo,2025-01-02,1000\nB,Lead,2025-01-03,9e20\n",
+    ],
+)
+def test_small_files_as_columns_match_the_general_path(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, columns_taken: list[bool], content: str
+) -> None:
+    path = tmp_path / "log.csv"
+    path.write_bytes(content.encode())
+    report, general = _import_both_ways(engine, monkeypatch, path)
+    assert columns_taken == [True]
+    assert report == general
