@@ -181,3 +181,11 @@ def log_in(page: Page, live: Live, user: str, *, next_path: str = "/board") -> N
         page.wait_for_url(f"**{next_path}")
         live.cookies[user] = list(page.context.cookies())
     expect(page.locator("[data-test=nav]")).to_be_visible()
+
+
+def shoot(page: Page, name: str) -> None:
+    """Save the whole page as test-artifacts/<name>.png, for a person to look at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000, f"{path} is nearly empty"

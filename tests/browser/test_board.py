@@ -10,7 +10,7 @@ from playwright.sync_api import Locator, Page, expect
 from dealflow.services import deals as sd
 from dealflow.store.unit_of_work import UnitOfWork
 
-from .conftest import FRESH_DEAL, PASSWORD, Live, log_in
+from .conftest import FRESH_DEAL, PASSWORD, Live, log_in, shoot
 
 pytestmark = pytest.mark.browser
 
@@ -75,6 +75,7 @@ def test_a_drag_across_a_gate_stays_put_lists_what_is_missing_then_moves_once_it
     # Exactly the inputs for what is missing, in place: the source, the next step, the call.
     inputs = panel.locator("[data-test^=missing-]:not([data-test=missing-form])")
     expect(inputs).to_have_count(3)
+    shoot(page, "board-missing-evidence")
     panel.locator("[data-test=missing-field-source] select").select_option("referral")
     panel.locator("input[name=next_action]").fill("Qualification call with the COO")
     panel.locator("input[name=next_due]").fill("2030-01-15")

@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 from dealflow.store import queries
 from dealflow.store.unit_of_work import UnitOfWork
 
-from .conftest import FRESH_DEAL, WEST_DEAL, Live, log_in
+from .conftest import FRESH_DEAL, WEST_DEAL, Live, log_in, shoot
 
 pytestmark = pytest.mark.browser
 
@@ -31,6 +31,7 @@ def test_accepting_a_handoff_makes_it_yours_and_takes_it_out_of_the_inbox(page: 
     deal_id = handoff_id.rsplit("-H", 1)[0]
     assert live.deal(deal_id).owner != "chris"
     expect(first.locator("[data-test=handoff-context]")).to_be_visible()
+    shoot(page, "inbox")
 
     first.locator(f"[data-test='accept-{handoff_id}']").click()
 
@@ -61,6 +62,7 @@ def test_another_teams_deal_is_refused_with_the_reason_and_absent_from_the_board
     assert answer.status == 403
     expect(page.locator("[data-test=error]")).to_have_text(f"deal {west.id} is not yours to see: you see {scope}")
     expect(page.locator("body")).not_to_contain_text(WEST_DEAL)
+    shoot(page, f"forbidden-{user}")
 
     answer = page.goto(f"/board?owner={west.owner}")
     assert answer is not None

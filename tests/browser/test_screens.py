@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from .conftest import ARTIFACTS, Live, log_in
+from .conftest import Live, log_in, shoot
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
@@ -24,14 +24,6 @@ def phone(browser: Browser, live: Live) -> Iterator[Page]:
     opened = context.new_page()
     yield opened
     context.close()
-
-
-def shoot(page: Page, name: str) -> None:
-    """Save the whole page as test-artifacts/<name>.png."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size > 10_000, f"{path} is nearly empty"
 
 
 def overflowing(page: Page) -> list[str]:
