@@ -38,7 +38,7 @@ def test_accepting_a_handoff_makes_it_yours_and_takes_it_out_of_the_inbox(page: 
     page.wait_for_url(f"**/deals/{deal_id}")
     expect(page.locator("[data-test=deal-title]")).to_be_visible()
     expect(page.locator(".deal .meta")).to_contain_text("owner chris")
-    expect(page.locator("[data-test=event]").first).to_contain_text("HandoffAccepted by chris")
+    expect(page.locator("[data-test=event]").first).to_contain_text("Handoff accepted by chris")
     deal = live.deal(deal_id)
     assert deal.owner == "chris"
     assert handoff_id not in _pending_to(live, "chris")
