@@ -76,6 +76,7 @@ def test_another_teams_deal_is_refused_with_the_reason_and_absent_from_the_board
         ("input.value = 'forged-token'", "the CSRF token does not match your session"),
         ("input.remove()", "missing CSRF token"),
     ],
+    ids=["forged", "missing"],
 )
 def test_a_form_posted_without_the_sessions_csrf_token_is_refused_and_changes_nothing(
     page: Page, live: Live, forge: str, reason: str
