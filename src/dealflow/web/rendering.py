@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +19,8 @@ HERE = Path(__file__).parent
 STATIC = HERE / "static"
 HTMX = "vendor/htmx.org-2.0.11/htmx.min.js"
 SORTABLE = "vendor/sortablejs-1.15.7/Sortable.min.js"
+# An ISO 8601 moment as the event log stores it (2026-03-02T09:00:00.123456+00:00).
+MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)?")
 
 
 def money(value: Any) -> str:
@@ -36,13 +39,23 @@ def when(value: datetime | str | None) -> str:
 
 
 def plain(value: Any) -> str:
-    """Nested data (a handoff's context, an event's payload) as one readable line, empty parts left out."""
+    """Nested data (a handoff's context, an event's payload) as one readable line, empty parts left out;
+    moments as ``when`` shows them and flags as yes or no."""
     if isinstance(value, dict):
         parts = (f"{str(k).replace('_', ' ')}: {plain(v)}" for k, v in value.items() if v not in (None, "", [], {}))
         return ", ".join(parts)
     if isinstance(value, list | tuple):
         return "; ".join(plain(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str) and MOMENT.fullmatch(value):
+        return when(value)
     return "" if value is None else str(value)
+
+
+def words(name: str) -> str:
+    """An event type in words: ``NextStepSet`` as ``Next step set``."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).capitalize()
 
 
 def _environment() -> Environment:
@@ -51,6 +64,7 @@ def _environment() -> Environment:
     env.filters["money"] = money
     env.filters["when"] = when
     env.filters["plain"] = plain
+    env.filters["words"] = words
     env.globals["htmx_js"] = HTMX
     env.globals["sortable_js"] = SORTABLE
     return env

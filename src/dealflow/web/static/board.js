@@ -11,6 +11,9 @@
       Sortable.create(list, {
         group: "board",
         animation: 120,
+        // On a phone a finger first scrolls the board; a card is picked up only when held a moment.
+        delay: 200,
+        delayOnTouchOnly: true,
         onEnd: function (evt) {
           if (evt.from === evt.to) { return; }
           var card = evt.item;
