@@ -56,8 +56,8 @@ from dealflow.store.engine import make_engine, upgrade
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from bench_moves import prepare_database
-from sales_floor import PASSWORD, Floor, seed
+from bench_moves import prepare_database  # noqa: E402
+from sales_floor import PASSWORD, seed  # noqa: E402
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/dealflow_load_loadbench"
 CYCLE_TITLE = "load cycle"
@@ -241,7 +241,9 @@ def check_instances(hosts: list[str], floor_user: str, other_user: str) -> list[
         codes = [(on_a if i % 2 else on_b).post("/api/v1/auth/login", json=wrong).status_code for i in range(5)]
         right = on_a.post("/api/v1/auth/login", json={"user": floor_user, "password": PASSWORD})
         if codes != [401] * 5 or right.status_code != 429:
-            problems.append(f"login limit not shared: failures answered {codes}, then the right password {right.status_code}")
+            problems.append(
+                f"login limit not shared: failures answered {codes}, then the right password {right.status_code}"
+            )
     print(f"cross-instance checks: {'passed' if not problems else 'FAILED'} (sessions, idempotency keys, login limit)")
     return problems
 
@@ -257,7 +259,9 @@ def run_locust(locust: str, config: dict[str, Any], folder: Path, name: str, use
         "--host", config["hosts"][0], name,
     ]  # fmt: skip
     start = time.perf_counter()
-    done = subprocess.run(command, env={**os.environ, "DEALFLOW_LOAD_CONFIG": str(path)}, capture_output=True, text=True)
+    done = subprocess.run(
+        command, env={**os.environ, "DEALFLOW_LOAD_CONFIG": str(path)}, capture_output=True, text=True
+    )
     elapsed = time.perf_counter() - start
     if done.returncode not in (0, 1):  # 1: some request failed; the checks below say which
         raise RuntimeError(f"locust failed ({done.returncode}): {done.stderr[-3000:]}")
@@ -269,9 +273,7 @@ def run_locust(locust: str, config: dict[str, Any], folder: Path, name: str, use
 def moved_events(engine: Engine, after: int) -> dict[str, int]:
     """DealMoved events recorded after event ``after``, per deal."""
     e = t.events
-    query = (
-        select(e.c.stream, func.count()).where(e.c.seq > after, e.c.type == ev.DEAL_MOVED).group_by(e.c.stream)
-    )
+    query = select(e.c.stream, func.count()).where(e.c.seq > after, e.c.type == ev.DEAL_MOVED).group_by(e.c.stream)
     with engine.connect() as connection:
         return {stream.removeprefix("deal:"): n for stream, n in connection.execute(query).all()}
 
@@ -282,8 +284,12 @@ def check_database(engine: Engine, after: int, result: dict[str, Any], cycle: li
     seen = {k: int(v) for k, v in result["moves"].items()}
     recorded = moved_events(engine, after)
     if recorded != seen:
-        diff = {k: (seen.get(k, 0), recorded.get(k, 0)) for k in set(seen) | set(recorded) if seen.get(k) != recorded.get(k)}
-        problems.append(f"moves answered 200 vs DealMoved events differ for {len(diff)} deals: {list(diff.items())[:5]}")
+        diff = {
+            k: (seen.get(k, 0), recorded.get(k, 0)) for k in set(seen) | set(recorded) if seen.get(k) != recorded.get(k)
+        }
+        problems.append(
+            f"moves answered 200 vs DealMoved events differ for {len(diff)} deals: {list(diff.items())[:5]}"
+        )
     d, a, e = t.deals, t.activities, t.events
     with engine.connect() as connection:
         stages = dict(connection.execute(select(d.c.id, d.c.stage).where(d.c.id.in_(cycle))).all())
@@ -305,7 +311,7 @@ def check_database(engine: Engine, after: int, result: dict[str, Any], cycle: li
 
 def report(phases: list[Phase], users: int) -> None:
     """p50/p95 and throughput of each phase and request kind, and the ratios to the bare endpoint."""
-    print(f"\n| phase / request | requests | failures | req/s | p50 ms | p95 ms | p99 ms | load avg after |")
+    print("\n| phase / request | requests | failures | req/s | p50 ms | p95 ms | p99 ms | load avg after |")
     print("|---|---:|---:|---:|---:|---:|---:|---|")
     for phase in phases:
         rows = [r for r in phase.stats if r["Name"] != "Aggregated"] + [phase.row()]
@@ -374,7 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         problems += [f"server: {line}" for line in servers.errors()]
         problems += [f"unexpected answer: {line}" for line in result["unexpected"]]
         problems += check_database(engine, after, result, cycle_ids)
-        two = {h: n for h, n in result["by_host"].items()}
+        two = dict(result["by_host"].items())
         print(f"requests per instance (moves, calls, pages): {two}")
         if len(two) < 2:
             problems.append("the second instance took no requests")

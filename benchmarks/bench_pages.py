@@ -4,14 +4,16 @@ Run ``.venv/bin/python benchmarks/bench_pages.py [--db URL ...] [--deals 2000] [
 Without ``--db`` it runs on a temporary SQLite file and on the PostgreSQL database
 ``dealflow_pages_loadbench`` (created if missing; every table in it is dropped first). The workspace
 is seeded by ``sales_floor.seed`` through the real use cases. The requests go in-process through the
-ASGI app (Starlette's TestClient, the same stack Uvicorn serves), logged in with the session cookie,
-interleaved in blocks with two baselines added to the same app: a route that returns a constant, and
-a route that runs ``SELECT 1`` in a unit of work. ``--profile`` prints a cProfile of the slowest page.
+ASGI app (httpx's ASGITransport on one event loop; sync routes run in the thread pool, as under
+Uvicorn), logged in with the session cookie, interleaved in blocks with two baselines added to the
+same app: a route that returns a constant, and a route that runs ``SELECT 1`` in a unit of work.
+``--profile N`` then prints a cProfile of N requests of the slowest page, its sync code run inline.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import cProfile
 import pstats
 import statistics
@@ -21,9 +23,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import fastapi.dependencies.utils
+import fastapi.routing
+import httpx2 as httpx
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -48,7 +53,7 @@ class Operation:
 
     name: str
     kind: str  # "board", "deal" or "baseline"
-    client: TestClient
+    client: httpx.AsyncClient
     paths: Sequence[str]
 
 
@@ -65,10 +70,11 @@ def add_baselines(app: FastAPI) -> None:
             return {"one": int(uow.connection.execute(text("SELECT 1")).scalar_one())}
 
 
-def login(app: FastAPI, user: str) -> TestClient:
+def login(runner: asyncio.Runner, app: FastAPI, user: str) -> httpx.AsyncClient:
     """A client holding ``user``'s session cookie, logged in through the login page."""
-    client = TestClient(app, follow_redirects=False)
-    answer = client.post("/login", data={"user": user, "password": PASSWORD, "next": "/board"})
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench")
+    form = {"user": user, "password": PASSWORD, "next": "/board"}
+    answer = runner.run(client.post("/login", data=form))
     if answer.status_code != 303:
         raise RuntimeError(f"login as {user} failed: {answer.status_code} {answer.text[:200]}")
     return client
@@ -84,11 +90,11 @@ def sample_deals(engine: Engine, *, owner: str | None, count: int) -> list[str]:
         return [str(r) for r in connection.execute(query).scalars()]
 
 
-def operations(app: FastAPI, engine: Engine, floor: Floor) -> list[Operation]:
+def operations(runner: asyncio.Runner, app: FastAPI, engine: Engine, floor: Floor) -> list[Operation]:
     """The requests to time: the board and a deal page as an admin, a manager and a rep; the baselines."""
     admin, manager = floor.admin, floor.managers["east"]
     rep = next(r[0] for r in floor.reps if r[1] == "ae" and r[2] == "east")
-    clients = {user: login(app, user) for user in (admin, manager, rep)}
+    clients = {user: login(runner, app, user) for user in (admin, manager, rep)}
     anyone, own = sample_deals(engine, owner=None, count=50), sample_deals(engine, owner=rep, count=50)
     return [
         Operation("constant (baseline)", "baseline", clients[admin], ["/bench/constant"]),
@@ -101,29 +107,29 @@ def operations(app: FastAPI, engine: Engine, floor: Floor) -> list[Operation]:
     ]
 
 
-def request(operation: Operation, index: int) -> float:
+def request(runner: asyncio.Runner, operation: Operation, index: int) -> float:
     """Seconds one request takes; anything but a 200 stops the benchmark."""
     path = operation.paths[index % len(operation.paths)]
     start = time.perf_counter()
-    answer = operation.client.get(path)
+    answer = runner.run(operation.client.get(path))
     elapsed = time.perf_counter() - start
     if answer.status_code != 200:
         raise RuntimeError(f"{operation.name}: GET {path} answered {answer.status_code}: {answer.text[:300]}")
     return elapsed
 
 
-def measure(ops: list[Operation], requests: int) -> dict[str, list[float]]:
+def measure(runner: asyncio.Runner, ops: list[Operation], requests: int) -> dict[str, list[float]]:
     """Latencies (s) of each operation, ``requests`` each, in blocks of BLOCK with a rotating order."""
     for op in ops:
         for i in range(WARMUP):
-            request(op, i)
+            request(runner, op, i)
     samples: dict[str, list[float]] = {op.name: [] for op in ops}
     done, rounds = 0, 0
     while done < requests:
         size = min(BLOCK, requests - done)
         shift = rounds % len(ops)
         for op in ops[shift:] + ops[:shift]:
-            samples[op.name].extend(request(op, done + i) for i in range(size))
+            samples[op.name].extend(request(runner, op, done + i) for i in range(size))
         done, rounds = done + size, rounds + 1
     return samples
 
@@ -151,15 +157,27 @@ def report(title: str, ops: list[Operation], samples: dict[str, list[float]]) ->
     print("target: board < 150 ms, deal page < 50 ms ('met': p95 under it; 'median': only the median is)")
 
 
-def profile(op: Operation, count: int) -> None:
-    """cProfile ``count`` requests of one operation; print the top functions by cumulative time."""
+async def _inline(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return func(*args, **kwargs)
+
+
+def profile(runner: asyncio.Runner, op: Operation, count: int) -> None:
+    """cProfile ``count`` requests of one operation, the sync routes and dependencies run inline (in
+    the profiled thread, not the pool); print the top functions by cumulative time."""
+    saved = fastapi.routing.run_in_threadpool, fastapi.dependencies.utils.run_in_threadpool
+    fastapi.routing.run_in_threadpool = fastapi.dependencies.utils.run_in_threadpool = _inline  # type: ignore[assignment]
     profiler = cProfile.Profile()
-    profiler.enable()
-    for i in range(count):
-        request(op, i)
-    profiler.disable()
+    try:
+        profiler.enable()
+        for i in range(count):
+            request(runner, op, i)
+        profiler.disable()
+    finally:
+        fastapi.routing.run_in_threadpool, fastapi.dependencies.utils.run_in_threadpool = saved
     print(f"\nprofile of {count} x {op.name}")
-    pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("cumulative").print_stats(r"dealflow|jinja2|sqlalchemy|pydantic|fastapi/(routing|dep)", 40)
+    stats.sort_stats("tottime").print_stats(15)
 
 
 def run(url: str, deals: int, requests: int, *, reuse: bool, profile_count: int) -> None:
@@ -176,14 +194,15 @@ def run(url: str, deals: int, requests: int, *, reuse: bool, profile_count: int)
     print(f"workspace: {open_deal_count(engine):,} open deals, {events:,} events, {len(floor.users())} users")
     app = create_app(Settings(database_url=url), engine=engine)
     add_baselines(app)
-    ops = operations(app, engine, floor)
-    start = time.perf_counter()
-    samples = measure(ops, requests)
-    print(f"timed {requests} requests of each of {len(ops)} kinds in {time.perf_counter() - start:.1f} s")
-    report(f"{parsed.get_backend_name()}, {deals:,} open deals (blocks of {BLOCK}, interleaved)", ops, samples)
-    if profile_count:
-        slowest = max(ops, key=lambda op: statistics.median(samples[op.name]))
-        profile(slowest, profile_count)
+    with asyncio.Runner() as runner:
+        ops = operations(runner, app, engine, floor)
+        start = time.perf_counter()
+        samples = measure(runner, ops, requests)
+        print(f"timed {requests} requests of each of {len(ops)} kinds in {time.perf_counter() - start:.1f} s")
+        report(f"{parsed.get_backend_name()}, {deals:,} open deals (blocks of {BLOCK}, interleaved)", ops, samples)
+        if profile_count:
+            slowest = max(ops, key=lambda op: statistics.median(samples[op.name]))
+            profile(runner, slowest, profile_count)
     engine.dispose()
 
 
@@ -212,11 +231,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--db", action="append", metavar="URL", help="database URL (repeatable; all tables dropped)")
     parser.add_argument("--deals", type=int, default=2_000, help="open deals to seed (default 2000)")
     parser.add_argument("--requests", type=int, default=200, help="requests of each kind to time (default 200)")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 60 open deals, 10 requests of each kind")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 24 open deals, 5 requests of each kind")
     parser.add_argument("--reuse", action="store_true", help="keep a workspace already seeded with --deals open deals")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="cProfile N requests of the slowest page")
     args = parser.parse_args(argv)
-    deals, requests = (60, 10) if args.quick else (args.deals, args.requests)
+    deals, requests = (24, 5) if args.quick else (args.deals, args.requests)
     if deals < 20 or requests < 2:
         parser.error("need --deals >= 20 and --requests >= 2")
     with tempfile.TemporaryDirectory(prefix="dealflow-pages-") as folder:

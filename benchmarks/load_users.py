@@ -31,7 +31,14 @@ CONFIG: dict[str, Any] = json.loads(Path(os.environ["DEALFLOW_LOAD_CONFIG"]).rea
 HOSTS: list[str] = CONFIG["hosts"]
 SLOTS = itertools.count()
 STARTED = time.monotonic()
-RESULT: dict[str, Any] = {"moves": Counter(), "replays": 0, "refused": 0, "calls": 0, "unexpected": [], "by_host": Counter()}
+RESULT: dict[str, Any] = {
+    "moves": Counter(),
+    "replays": 0,
+    "refused": 0,
+    "calls": 0,
+    "unexpected": [],
+    "by_host": Counter(),
+}
 FORWARD, BACK = "qualification", "prospecting"
 
 
@@ -117,7 +124,9 @@ class Rep(FastHttpUser):
         form = {"to": FORWARD, "csrf_token": self.csrf}
         headers = {"HX-Request": "true"}
         url = f"{host()}/deals/{deal_id}/move"
-        with self.client.post(url, data=form, headers=headers, name="POST /deals/[id]/move (refused)", catch_response=True) as answer:
+        with self.client.post(
+            url, data=form, headers=headers, name="POST /deals/[id]/move (refused)", catch_response=True
+        ) as answer:
             if answer.status_code == 422 and "log at least one call" in answer.text:
                 answer.success()
                 RESULT["refused"] += 1
@@ -130,7 +139,9 @@ class Rep(FastHttpUser):
         body = {"kind": "call", "summary": "Call with the buyer (load run)"}
         headers = {"X-CSRF-Token": self.csrf, "Idempotency-Key": str(uuid.uuid4())}
         url = f"{host()}/api/v1/deals/{deal_id}/activities"
-        with self.client.post(url, json=body, headers=headers, name="POST /api/v1/deals/[id]/activities", catch_response=True) as answer:
+        with self.client.post(
+            url, json=body, headers=headers, name="POST /api/v1/deals/[id]/activities", catch_response=True
+        ) as answer:
             if answer.status_code == 201:
                 RESULT["calls"] += 1
                 self.state[deal_id] = "called"
@@ -143,7 +154,9 @@ class Rep(FastHttpUser):
         headers = {"X-CSRF-Token": self.csrf, "Idempotency-Key": str(uuid.uuid4())}
         first = host()
         name = "POST /api/v1/deals/[id]/moves"
-        with self.client.post(f"{first}/api/v1/deals/{deal_id}/moves", json=body, headers=headers, name=name, catch_response=True) as answer:
+        with self.client.post(
+            f"{first}/api/v1/deals/{deal_id}/moves", json=body, headers=headers, name=name, catch_response=True
+        ) as answer:
             if answer.status_code != 200 or answer.json().get("stage") != to:
                 unexpected(f"move of {deal_id} to {to}", answer)
                 answer.failure(f"status {answer.status_code}")
@@ -152,7 +165,9 @@ class Rep(FastHttpUser):
         self.state[deal_id] = then
         if random.random() < 0.2:  # the client did not hear the answer: it retries with the same key
             url = f"{host(other_than=first)}/api/v1/deals/{deal_id}/moves"
-            with self.client.post(url, json=body, headers=headers, name=f"{name} (retry, same key)", catch_response=True) as again:
+            with self.client.post(
+                url, json=body, headers=headers, name=f"{name} (retry, same key)", catch_response=True
+            ) as again:
                 if again.status_code == 200 and again.headers.get("Idempotent-Replayed") == "true":
                     RESULT["replays"] += 1
                 else:

@@ -140,7 +140,9 @@ class _Walker:
     def contact(self, actor: str, deal_id: str, role: str, account: str) -> None:
         self.contacts += 1
         contact_id = f"{deal_id.lower()}-c{self.contacts}"
-        ws.add_contact(uow=self.uow, actor_id=actor, contact_id=contact_id, name=f"Buyer {contact_id}", account_id=account)
+        ws.add_contact(
+            uow=self.uow, actor_id=actor, contact_id=contact_id, name=f"Buyer {contact_id}", account_id=account
+        )
         self.capture(actor, deal_id, cmds.AttachContact(contact_id=contact_id, role=role))
 
     def satisfy(self, actor: str, deal_id: str, criterion: Criterion, account: str) -> None:
@@ -287,9 +289,9 @@ def seed(
     end = (now or datetime.now(UTC)) - timedelta(minutes=5)
     clock = _Clock(end - timedelta(days=120), end)
     closed = open_deals // 4 if closed_deals is None else closed_deals
-    process = load_template("standard")[0]
+    process, source = load_template("standard")
     with UnitOfWork(engine, clock=clock) as uow:
-        floor = _team(uow, load_template("standard")[1])
+        floor = _team(uow, source)
         uow.commit()
     floor.open_deals, floor.closed_deals = open_deals, closed
     plans = list(_plan(open_deals, closed, rng))
