@@ -132,7 +132,9 @@ class Servers:
             self._start([dealflow, "serve", "--db", url, "--port", str(port)], folder / f"server{i + 1}.log")
         self._start([sys.executable, __file__, "--serve-bare", str(self.bare_port)], folder / "bare.log")
         for (process, log), port in zip(self.processes, [*self.ports, self.bare_port], strict=True):
-            wait_until_up(f"http://127.0.0.1:{port}/{'ping' if port == self.bare_port else 'health'}", process, log)
+            wait_until_up(
+                f"http://127.0.0.1:{port}/{'ping' if port == self.bare_port else 'api/v1/health'}", process, log
+            )
 
     def _start(self, command: list[str], log: Path) -> None:
         handle = log.open("wb")

@@ -3,10 +3,11 @@ an admin, and thousands of open deals spread over the stages and owners, with th
 use cases leave behind: fields, calls, emails and meetings, contacts, BANT, proposals, next steps,
 moves, handoffs accepted, sent back or still pending, a few overrides, and some closed deals.
 
-Every change goes through the service functions (``services.deals``), so the events and projections
-are what live use writes. Only the commits are batched: a batch of deals shares one transaction,
-which the services' own ``commit`` calls leave open (seeding 2,000 deals one commit per action
-would take many minutes). ``seed`` is called by ``bench_pages.py`` and ``bench_load.py``.
+Every step is decided by the pure domain rules (the same calls the services make, gates included)
+on the deal as it stands, and each deal's events go in with ``record_deal_events``, which writes the
+projections live use writes; a batch of deals shares one transaction (seeding 2,000 deals one
+committed action at a time takes many minutes). ``seed`` is called by ``bench_pages.py`` and
+``bench_load.py``.
 """
 
 from __future__ import annotations
@@ -15,12 +16,19 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Engine, func, select
 
 from dealflow.domain import commands as cmds
+from dealflow.domain.deals import Deal, evolve
+from dealflow.domain.decisions import Actor, Decision, Refusal
+from dealflow.domain.events import Event
+from dealflow.domain.evidence import capture
+from dealflow.domain.handoffs import accept_handoff, return_handoff
+from dealflow.domain.lifecycle import create_deal
+from dealflow.domain.moves import move_deal
+from dealflow.domain.outcomes import close_deal
 from dealflow.errors import GateRefused
 from dealflow.process.criteria import (
     ActivitySince,
@@ -35,10 +43,10 @@ from dealflow.process.criteria import (
 from dealflow.process.loading import load_template
 from dealflow.process.models import Process
 from dealflow.services import auth
-from dealflow.services import deals as sd
 from dealflow.services import workspace as ws
 from dealflow.store import credentials
 from dealflow.store import tables as t
+from dealflow.store.event_log import record_deal_events
 from dealflow.store.unit_of_work import UnitOfWork
 
 PASSWORD = "load-bench-password"
@@ -69,23 +77,20 @@ class Floor:
         """Every user id."""
         return [self.admin, *self.managers.values(), *(r[0] for r in self.reps)]
 
+    def actors(self) -> list[Actor]:
+        """Every user as the rules see them."""
+        found = [Actor(self.admin, ("revops", "admin"), None)]
+        found += [Actor(m, ("manager",), team) for team, m in self.managers.items()]
+        return found + [Actor(user, (role,), team) for user, role, team in self.reps]
+
 
 class _Batch(UnitOfWork):
-    """One open transaction shared by the service calls of a batch of deals; the services'
-    ``commit`` is deferred to :meth:`flush`, and ``with`` neither opens nor closes it."""
+    """One open transaction for a batch of deals; ``commit`` is deferred to :meth:`flush`."""
 
     def __init__(self, engine: Engine, clock: Callable[[], datetime]) -> None:
         super().__init__(engine, clock=clock)
         self._connection = engine.connect()
         self._connection.begin()
-
-    def __enter__(self) -> _Batch:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        return None
 
     def commit(self) -> None:
         return None
@@ -115,14 +120,28 @@ class _Clock:
 
 
 class _Walker:
-    """Walks deals through the process with the evidence each gate asks for, in one batch."""
+    """Walks deals through the process with the evidence each gate asks for. Each step is decided by
+    the pure rules on the deal as it stands; a deal's events go in with one ``record_deal_events``."""
 
     def __init__(self, uow: _Batch, clock: _Clock, process: Process, rng: random.Random, floor: Floor) -> None:
         self.uow, self.clock, self.process, self.rng, self.floor = uow, clock, process, rng, floor
-        self.contacts = 0
+        self.actors = {a.id: a for a in floor.actors()}
+        self.load: dict[str, int] = {}
+        self.deal: Deal | None = None
+        self.found: list[Event] = []
 
-    def capture(self, actor: str, deal_id: str, command: Any) -> None:
-        sd.capture_evidence(uow=self.uow, actor_id=actor, deal_id=deal_id, command=command)
+    def apply(self, decision: Decision) -> Deal:
+        if isinstance(decision, Refusal):
+            raise GateRefused(decision.message, decision.reasons) if decision.kind == "gate" else RuntimeError(decision)
+        for e in decision:
+            self.deal = evolve(self.deal, e)
+        self.found += decision
+        assert self.deal is not None
+        return self.deal
+
+    def capture(self, actor: str, command: Any) -> None:
+        assert self.deal is not None
+        self.apply(capture(self.deal, command, process=self.process, actor=self.actors[actor], now=self.clock.now))
 
     def value(self, name: str) -> Any:
         kind, spec = self.process.field_type(name), self.process.fields.get(name)
@@ -137,111 +156,134 @@ class _Walker:
                 return str(self.rng.randint(5, 200))
         return f"{spec.label if spec and spec.label else name} agreed with the buyer"
 
-    def contact(self, actor: str, deal_id: str, role: str, account: str) -> None:
-        self.contacts += 1
-        contact_id = f"{deal_id.lower()}-c{self.contacts}"
-        ws.add_contact(
-            uow=self.uow, actor_id=actor, contact_id=contact_id, name=f"Buyer {contact_id}", account_id=account
-        )
-        self.capture(actor, deal_id, cmds.AttachContact(contact_id=contact_id, role=role))
+    def contact(self, actor: str, role: str, account: str) -> None:
+        assert self.deal is not None
+        contact_id = f"{self.deal.id.lower()}-c{len(self.deal.contacts) + 1}"
+        name = f"Buyer {contact_id}"
+        ws.add_contact(uow=self.uow, actor_id=actor, contact_id=contact_id, name=name, account_id=account)
+        self.capture(actor, cmds.AttachContact(contact_id=contact_id, role=role))
 
-    def satisfy(self, actor: str, deal_id: str, criterion: Criterion, account: str) -> None:
+    def satisfy(self, actor: str, criterion: Criterion, account: str) -> None:
         """Capture the evidence one criterion asks for."""
         match criterion:
             case FieldCaptured(field=name):
-                self.capture(actor, deal_id, cmds.UpdateFields(fields={name: self.value(name)}))
+                self.capture(actor, cmds.UpdateFields(fields={name: self.value(name)}))
             case ActivitySince(activity=kind, min=minimum):
                 for i in range(minimum):
-                    self.capture(actor, deal_id, cmds.LogActivity(kind=kind, summary=f"{kind.title()} #{i + 1}"))
+                    self.capture(actor, cmds.LogActivity(kind=kind, summary=f"{kind.title()} #{i + 1}"))
             case NextStepSet():
                 due = self.clock.now + timedelta(days=self.rng.randint(2, 9))
-                self.capture(actor, deal_id, cmds.SetNextStep("Working session", actor, due, buyer_confirmed=True))
+                self.capture(actor, cmds.SetNextStep("Working session", actor, due, buyer_confirmed=True))
             case ContactRole(role=role, min=minimum):
                 for _ in range(minimum):
-                    self.contact(actor, deal_id, role, account)
+                    self.contact(actor, role, account)
             case QualificationScore(framework=key, min=minimum):
                 framework = self.process.framework(key)
                 for element in framework.elements[:minimum] if framework else ():
-                    command = cmds.ScoreQualification(framework=key, element=element.key, note="Confirmed")
-                    self.capture(actor, deal_id, command)
+                    self.capture(actor, cmds.ScoreQualification(framework=key, element=element.key, note="Confirmed"))
             case ApprovalRecorded(approval=kind):
-                self.capture(actor, deal_id, cmds.RecordApproval(approval=kind, note="Approved"))
+                self.capture(actor, cmds.RecordApproval(approval=kind, note="Approved"))
             case DocumentAttached(document=kind):
-                self.capture(actor, deal_id, cmds.AttachDocument(document=kind, name=f"{kind}.pdf"))
+                self.capture(actor, cmds.AttachDocument(document=kind, name=f"{kind}.pdf"))
 
-    def chatter(self, actor: str, deal_id: str) -> None:
+    def chatter(self, actor: str) -> None:
         """The emails and calls of a working week that no gate asks for."""
         for _ in range(self.rng.randint(0, 3)):
             self.clock.advance(self.rng, 2, 20)
             kind = self.rng.choice(("email", "email", "call", "note"))
-            self.capture(actor, deal_id, cmds.LogActivity(kind=kind, summary=f"{kind.title()} with the buyer"))
+            self.capture(actor, cmds.LogActivity(kind=kind, summary=f"{kind.title()} with the buyer"))
 
-    def prepare_exit(self, actor: str, deal_id: str, index: int, account: str, *, complete: bool) -> None:
+    def prepare_exit(self, actor: str, index: int, account: str, *, complete: bool) -> None:
         stage = self.process.sales_stages[index]
         fields = {name: self.value(name) for name in stage.required}
         if index == 0 or self.rng.random() < 0.1:
             fields["amount"] = self.value("budget")
         if fields:
-            self.capture(actor, deal_id, cmds.UpdateFields(fields=fields))
+            self.capture(actor, cmds.UpdateFields(fields=fields))
         criteria = list(stage.exit)
         for criterion in criteria if complete else criteria[: len(criteria) // 2]:
             self.clock.advance(self.rng, 2, 30)
-            self.satisfy(actor, deal_id, criterion, account)
-        self.chatter(actor, deal_id)
+            self.satisfy(actor, criterion, account)
+        self.chatter(actor)
 
-    def move(self, actor: str, deal_id: str, to: str, manager: str, *, settle: bool) -> str:
-        """Move the deal (now and then a manager overrides the gate); settle the handoff if any."""
+    def receiver(self, deal: Deal, to: str) -> tuple[str | None, tuple[str, ...]]:
+        """Who takes the deal in ``to``: nobody new unless the role changes, else the least-loaded holder
+        of the role in the owner's team (what ``services.lookups.pick_receiver`` does, counted here)."""
+        here, there = self.process.stage(deal.stage), self.process.stage(to)
+        if here is None or there is None or here.owner_role == there.owner_role:
+            return None, ()
+        team = self.actors[deal.owner].team
+        holders = [a for a in self.actors.values() if there.owner_role in a.roles and a.team == team]
+        chosen = min(holders, key=lambda a: (self.load.get(a.id, 0), a.id))
+        self.load[chosen.id] = self.load.get(chosen.id, 0) + 1
+        return chosen.id, chosen.roles
+
+    def move(self, actor: str, to: str, manager: str, *, settle: bool) -> str:
+        """Move the deal (the manager overrides a gate left unmet); settle the handoff if any."""
+        assert self.deal is not None
+        receiver, roles = self.receiver(self.deal, to)
+        command = cmds.MoveDeal(to=to, handoff_to=receiver, handoff_to_roles=roles)
+        now = self.clock.now
         try:
-            deal = sd.move_deal(uow=self.uow, actor_id=actor, deal_id=deal_id, to=to)
+            deal = self.apply(move_deal(self.deal, command, process=self.process, actor=self.actors[actor], now=now))
         except GateRefused:
             reason = "Buyer committed on a call with our VP; paperwork follows"
-            deal = sd.move_deal(uow=self.uow, actor_id=manager, deal_id=deal_id, to=to, override=True, reason=reason)
+            command = cmds.MoveDeal(to, reason, override=True, handoff_to=receiver, handoff_to_roles=roles)
+            deal = self.apply(move_deal(self.deal, command, process=self.process, actor=self.actors[manager], now=now))
         if deal.handoff is None or not settle:
             return deal.owner
         self.clock.advance(self.rng, 1, 20)
-        receiver = deal.handoff.to_owner
+        taker, handoff = self.actors[deal.handoff.to_owner], deal.handoff.id
         if self.rng.random() < 0.15:
             reason = "Pain is vague and no stakeholder named; please complete the context"
-            sd.return_handoff(uow=self.uow, actor_id=receiver, handoff_id=deal.handoff.id, reason=reason)
+            self.apply(return_handoff(deal, handoff, reason, actor=taker, now=self.clock.now))
             self.clock.advance(self.rng, 2, 24)
-            return self.move(actor, deal_id, to, manager, settle=settle)
-        sd.accept_handoff(uow=self.uow, actor_id=receiver, handoff_id=deal.handoff.id)
-        return receiver
+            return self.move(actor, to, manager, settle=settle)
+        self.apply(accept_handoff(deal, handoff, actor=taker, now=self.clock.now))
+        return taker.id
 
-    def walk(self, target: int, *, closed: bool, pending: bool) -> str:
+    def open(self, number: int, owner: str, title: str, account: str, **fields: Any) -> None:
+        self.deal, self.found = None, []
+        command = cmds.CreateDeal(deal_id=f"D-{number}", title=title, owner=owner, account_id=account, fields=fields)
+        self.apply(create_deal(command, process=self.process, actor=self.actors[owner], now=self.clock.now))
+
+    def record(self) -> str:
+        record_deal_events(self.uow, deal=None, found=self.found)
+        assert self.deal is not None
+        return self.deal.id
+
+    def walk(self, number: int, target: int, *, closed: bool, pending: bool) -> str:
         """Open a deal, take it to sales stage ``target``, leave it open (or close it)."""
         rng, sales = self.rng, self.process.sales_stages
         sdr, _, team = rng.choice([r for r in self.floor.reps if r[1] == "sdr"])
         manager, account = self.floor.managers[team], f"a{rng.randrange(ACCOUNTS) + 1}"
         title = f"Account {account[1:]}: {rng.choice(('pilot', 'rollout', 'expansion', 'renewal'))}"
-        deal = sd.create_deal(uow=self.uow, actor_id=sdr, process_key=self.process.key, title=title, account_id=account)
+        self.open(number, sdr, title, account)
         owner = sdr
         for index in range(target):
             self.clock.advance(rng, 24, 120)
             # Now and then a stage is left with evidence missing, and the manager overrides the gate.
-            self.prepare_exit(owner, deal.id, index, account, complete=rng.random() > 0.04)
+            self.prepare_exit(owner, index, account, complete=rng.random() > 0.04)
             last = index + 1 == target
-            owner = self.move(owner, deal.id, sales[index + 1].key, manager, settle=not (last and pending))
-        self.prepare_exit(owner, deal.id, target, account, complete=rng.random() < 0.35)
+            owner = self.move(owner, sales[index + 1].key, manager, settle=not (last and pending))
+        self.prepare_exit(owner, target, account, complete=rng.random() < 0.35)
+        assert self.deal is not None
         if closed:
-            reason = rng.choice(LOSS_REASONS)
-            sd.close_deal(uow=self.uow, actor_id=owner, deal_id=deal.id, outcome="lost", reason=reason)
+            command = cmds.CloseDeal(outcome="lost", reason=rng.choice(LOSS_REASONS))
+            self.apply(
+                close_deal(self.deal, command, process=self.process, actor=self.actors[owner], now=self.clock.now)
+            )
         elif rng.random() < 0.8:
             due = self.clock.now + timedelta(days=rng.randint(1, 12))  # overdue for deals that went quiet
-            step = cmds.SetNextStep("Follow-up call", owner, due, buyer_confirmed=rng.random() < 0.6)
-            self.capture(owner, deal.id, step)
-        return deal.id
+            self.capture(owner, cmds.SetNextStep("Follow-up call", owner, due, buyer_confirmed=rng.random() < 0.6))
+        return self.record()
 
-    def cycle_deal(self, sdr: str) -> str:
+    def cycle_deal(self, number: int, sdr: str) -> str:
         """A prospecting deal with a source and a next step, and no call yet in the stage."""
         account = f"a{self.rng.randrange(ACCOUNTS) + 1}"
-        deal = sd.create_deal(
-            uow=self.uow, actor_id=sdr, process_key=self.process.key, title=f"Account {account[1:]}: load cycle",
-            account_id=account, fields={"source": "inbound", "amount": "24000"},
-        )  # fmt: skip
-        due = self.clock.now + timedelta(days=60)
-        self.capture(sdr, deal.id, cmds.SetNextStep("Qualification call", sdr, due))
-        return deal.id
+        self.open(number, sdr, f"Account {account[1:]}: load cycle", account, source="inbound", amount="24000")
+        self.capture(sdr, cmds.SetNextStep("Qualification call", sdr, self.clock.now + timedelta(days=60)))
+        return self.record()
 
 
 def _team(uow: UnitOfWork, process_source: str) -> Floor:
@@ -299,28 +341,31 @@ def seed(
         batch = _Batch(engine, clock)
         try:
             walker = _Walker(batch, clock, process, rng, floor)
-            for target, is_closed, pending in plans[start : start + BATCH]:
+            for number, (target, is_closed, pending) in enumerate(plans[start : start + BATCH], start + 1):
                 # Later stages started longer ago, so the floor's history spans about four months.
                 clock.now = end - timedelta(days=rng.uniform(2, 12) + 12 * target)
-                walker.walk(target, closed=is_closed, pending=pending)
+                walker.walk(number, target, closed=is_closed, pending=pending)
             batch.flush()
         finally:
             batch.close()
         if progress:
             progress(min(start + BATCH, len(plans)), len(plans))
-    _cycle_deals(engine, floor, process, rng, end, cycle_per_sdr)
+    _cycle_deals(engine, floor, process, rng, end, cycle_per_sdr, len(plans))
     _passwords(engine, floor, clock)
     return floor
 
 
-def _cycle_deals(engine: Engine, floor: Floor, process: Process, rng: random.Random, end: datetime, count: int) -> None:
+def _cycle_deals(
+    engine: Engine, floor: Floor, process: Process, rng: random.Random, end: datetime, count: int, after: int
+) -> None:
     clock = _Clock(end - timedelta(days=1), end)
     batch = _Batch(engine, clock)
     try:
         walker = _Walker(batch, clock, process, rng, floor)
+        numbers = iter(range(after + 1, after + 1 + count * len(floor.reps)))
         for sdr, role, _ in floor.reps:
             if role == "sdr":
-                floor.cycle_deals[sdr] = [walker.cycle_deal(sdr) for _ in range(count)]
+                floor.cycle_deals[sdr] = [walker.cycle_deal(next(numbers), sdr) for _ in range(count)]
                 floor.open_deals += count
         batch.flush()
     finally:

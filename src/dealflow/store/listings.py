@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, func, select
@@ -77,6 +78,45 @@ def page_deals(
     )
     query = _where(query, (d.c.stage, stage), (d.c.owner, owner), (d.c.status, status), (d.c.process, process))
     return _page(connection, query, window)
+
+
+@dataclass(frozen=True)
+class Board:
+    """The open deals of a board: the newest few of each stage, and every stage's count and amount."""
+
+    rows: Sequence[Any]
+    totals: dict[str, tuple[int, Decimal]]  # stage -> (open deals, their total amount)
+
+    @property
+    def count(self) -> int:
+        """How many open deals the board stands for."""
+        return sum(count for count, _ in self.totals.values())
+
+
+def board_deals(
+    connection: Connection, scope: Scope, *, process: str, per_stage: int, owner: str | None = None
+) -> Board:
+    """The newest ``per_stage`` open deals in scope of each stage of ``process``, with their next step;
+    and, over all of them, each stage's count and amount (so a column's totals never depend on how
+    many cards it shows)."""
+    d, n = t.deals, t.next_steps
+    where = [deals_visible(scope), d.c.status == "open", d.c.process == process]
+    if owner is not None:
+        where.append(d.c.owner == owner)
+    newest = (d.c.number.desc().nulls_last(), d.c.id)
+    ranked = select(d.c.id, func.row_number().over(partition_by=d.c.stage, order_by=newest).label("rank"))
+    shown = ranked.where(*where).subquery()
+    step = [n.c.action.label("next_step"), n.c.due.label("next_step_due"), n.c.buyer_confirmed]
+    query = (
+        select(*(d.c[name] for name in _DEAL_COLUMNS), *step)
+        .join(shown, shown.c.id == d.c.id)
+        .outerjoin(n, n.c.deal_id == d.c.id)
+        .where(shown.c.rank <= per_stage)
+        .order_by(*newest)
+    )
+    sums = select(d.c.stage, func.count(), func.coalesce(func.sum(d.c.amount), 0)).where(*where).group_by(d.c.stage)
+    totals = {stage: (int(count), Decimal(str(amount))) for stage, count, amount in connection.execute(sums)}
+    return Board(connection.execute(query).all(), totals)
 
 
 def page_leads(

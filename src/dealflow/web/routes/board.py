@@ -26,7 +26,6 @@ from dealflow.services.auth import Principal
 from dealflow.services.lookups import load_deal, load_process
 from dealflow.store import listings, queries
 from dealflow.store.account_contacts import contacts_for
-from dealflow.store.listings import Window
 from dealflow.web import forms
 from dealflow.web.checklist import gate_items
 from dealflow.web.evidence_forms import evidence_commands
@@ -34,22 +33,20 @@ from dealflow.web.rendering import is_htmx, render
 from dealflow.web.sessions import PageUser, PageWriter
 
 router = APIRouter()
-BOARD_LIMIT = 500
+# Cards shown per column: its newest deals. The column's count and amount cover all of its deals.
+CARDS_PER_STAGE = 50
 
 
 @dataclass
 class Column:
-    """One stage of the board with the open deals in it."""
+    """One stage of the board: how many open deals it holds and their amount, the newest as cards."""
 
     key: str
     name: str
     sla: str
+    count: int = 0
+    amount: Decimal = Decimal(0)
     cards: list[Any] = field(default_factory=list)
-
-    @property
-    def amount(self) -> Decimal:
-        """The total amount of the deals in the column."""
-        return sum((Decimal(str(c.amount)) for c in self.cards if c.amount is not None), Decimal(0))
 
 
 def visible_users(connection: Connection, actor: Actor) -> list[Any]:
@@ -82,19 +79,20 @@ def board(
         chosen = load_process(connection, key=(process or installed[0].key)[:64])
         if owner is not None:
             check_owner_filter(connection, me.actor, owner[:64])
-        found = listings.page_deals(
-            connection, scope_of(me.actor), Window(limit=BOARD_LIMIT), owner=owner, status="open",
-            process=chosen.key,
-        )  # fmt: skip
+        found = listings.board_deals(
+            connection, scope_of(me.actor), process=chosen.key, per_stage=CARDS_PER_STAGE, owner=owner
+        )
         users = visible_users(connection, me.actor)
         now = uow.clock()
-    columns = {s.key: Column(s.key, s.name, _sla(s.sla)) for s in chosen.stages}
+    columns = {
+        s.key: Column(s.key, s.name, _sla(s.sla), *found.totals.get(s.key, (0, Decimal(0)))) for s in chosen.stages
+    }
     for row in found.rows:
         if row.stage in columns:
             columns[row.stage].cards.append(row)
     return render(
         request, "board.html", me, process=chosen, processes=installed, columns=list(columns.values()),
-        owner=owner, users=users, total=found.count, limit=BOARD_LIMIT, now=now,
+        owner=owner, users=users, total=found.count, limit=CARDS_PER_STAGE, now=now,
     )  # fmt: skip
 
 
