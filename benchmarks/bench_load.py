@@ -23,7 +23,7 @@ Uvicorn process serves a bare FastAPI app whose one route returns a constant. Th
    every call the users logged is one activity.
 
 It prints p50/p95 and throughput of each phase, the ratios to the bare endpoint and the load average,
-and exits 1 if a check fails. ``--quick`` is a smoke run (60 deals, 8 users, 6 s).
+and exits 1 if a check fails. ``--quick`` is a smoke run (60 deals, 8 users, 12 s).
 """
 
 from __future__ import annotations
@@ -316,7 +316,7 @@ def report(phases: list[Phase], users: int) -> None:
     print("\n| phase / request | requests | failures | req/s | p50 ms | p95 ms | p99 ms | load avg after |")
     print("|---|---:|---:|---:|---:|---:|---:|---|")
     for phase in phases:
-        rows = [r for r in phase.stats if r["Name"] != "Aggregated"] + [phase.row()]
+        rows = [r for r in phase.stats if r["Name"] != "Aggregated" and int(r["Request Count"])] + [phase.row()]
         for r in rows:
             label = f"{phase.name}: {'all' if r['Name'] == 'Aggregated' else r['Name']}"
             print(
@@ -325,6 +325,9 @@ def report(phases: list[Phase], users: int) -> None:
             )
     bare = [p for p in phases if p.name == "Bare"]
     app = next(p for p in phases if p.name == "Rep")
+    if any(p.row()["50%"] == "N/A" for p in [*bare, app]):
+        print("a phase measured no request: run longer (--seconds)")
+        return
     b50 = sum(float(p.row()["50%"]) for p in bare) / len(bare)
     b95 = sum(float(p.row()["95%"]) for p in bare) / len(bare)
     brps = sum(float(p.row()["Requests/s"]) for p in bare) / len(bare)
@@ -343,13 +346,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=50, help="concurrent users (default 50)")
     parser.add_argument("--seconds", type=float, default=60, help="length of the dealflow phase (default 60)")
     parser.add_argument("--deals", type=int, default=2_000, help="open deals to seed (default 2000)")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 60 deals, 8 users, 6 s")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 60 deals, 8 users, 12 s")
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_bare:
         serve_bare(args.serve_bare)
         return 0
-    users, seconds, deals = (8, 6.0, 60) if args.quick else (args.users, args.seconds, args.deals)
+    users, seconds, deals = (8, 12.0, 60) if args.quick else (args.users, args.seconds, args.deals)
     url = Settings(database_url=args.db).database_url
     if make_url(url).get_backend_name() != "postgresql":
         parser.error("--db must be a PostgreSQL URL: the load run shares one database between two servers")
@@ -371,7 +374,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             bare = {"hosts": [f"http://127.0.0.1:{servers.bare_port}"], "two_from": 0, "two_until": 0, "slots": []}
             config = {
                 "hosts": servers.hosts, "two_from": seconds / 3, "two_until": 2 * seconds / 3, "password": PASSWORD,
-                "slots": plan, "result": str(folder / "result.json"),
+                "slots": plan, "result": str(folder / "result.json"), "users": users,
             }  # fmt: skip
             phases = [run_locust(args.locust, bare, folder, "Bare", users, seconds / 2)]
             phases.append(run_locust(args.locust, config, folder, "Rep", users, seconds))

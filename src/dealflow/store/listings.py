@@ -150,6 +150,13 @@ def page_activities(connection: Connection, window: Window, *, deal_id: str) -> 
     return _page(connection, query, window)
 
 
+def recent_events(connection: Connection, *, stream: str, limit: int) -> Sequence[Any]:
+    """The newest ``limit`` events of a stream, newest first (no count: a timeline needs none)."""
+    e = t.events
+    query = select(e).where(e.c.stream == stream).order_by(e.c.seq.desc()).limit(limit)
+    return connection.execute(query).all()
+
+
 def page_events(
     connection: Connection, window: Window, *, stream: str | None = None, type_: str | None = None, after: int = 0
 ) -> Page:

@@ -76,7 +76,10 @@ def board(
         installed = queries.list_processes(connection)
         if not installed:
             raise NotFound("no process is installed yet: install one with `dealflow process install`")
-        chosen = load_process(connection, key=(process or installed[0].key)[:64])
+        key = (process or installed[0].key)[:64]
+        # The newest version is already known from the list, so its parsed form comes from the cache.
+        newest = next((row.version for row in installed if row.key == key), None)
+        chosen = load_process(connection, key=key, version=newest)
         if owner is not None:
             check_owner_filter(connection, me.actor, owner[:64])
         found = listings.board_deals(

@@ -16,7 +16,6 @@ from dealflow.services import deals as sd
 from dealflow.services.lookups import load_deal, load_process
 from dealflow.store import listings, queries
 from dealflow.store.account_contacts import contacts_for
-from dealflow.store.listings import Window
 from dealflow.web import forms
 from dealflow.web.checklist import gate_items, next_stage
 from dealflow.web.evidence_forms import evidence_commands
@@ -36,7 +35,7 @@ def deal_page(deal_id: str, request: Request, me: PageUser, workspace: Workspace
         deal = load_deal(connection, deal_id=deal_id)
         process = load_process(connection, key=deal.process, version=deal.process_version)
         handoff = queries.get_handoff(connection, handoff_id=deal.handoff.id) if deal.handoff else None
-        timeline = listings.page_events(connection, Window(limit=TIMELINE_LIMIT), stream=deal_stream(deal_id))
+        timeline = listings.recent_events(connection, stream=deal_stream(deal_id), limit=TIMELINE_LIMIT)
         contacts = queries.deal_contacts(connection, deal_id=deal_id)
         candidates = contacts_for(connection, account_id=deal.account_id)
         now = uow.clock()
@@ -45,7 +44,7 @@ def deal_page(deal_id: str, request: Request, me: PageUser, workspace: Workspace
         request, "deal.html", me, deal=deal, process=process, stage=process.stage(deal.stage), ahead=ahead,
         ahead_stage=process.stage(ahead) if ahead else None,
         items=gate_items(deal, process, ahead, now) if ahead else [], handoff=handoff,
-        timeline=list(reversed(timeline.rows)), contacts=contacts, candidates=candidates, activity_kinds=ACTIVITY_KINDS,
+        timeline=timeline, contacts=contacts, candidates=candidates, activity_kinds=ACTIVITY_KINDS,
         now=now,
     )  # fmt: skip
 
