@@ -131,10 +131,13 @@ class Servers:
         for i, port in enumerate(self.ports):
             self._start([dealflow, "serve", "--db", url, "--port", str(port)], folder / f"server{i + 1}.log")
         self._start([sys.executable, __file__, "--serve-bare", str(self.bare_port)], folder / "bare.log")
-        for (process, log), port in zip(self.processes, [*self.ports, self.bare_port], strict=True):
-            wait_until_up(
-                f"http://127.0.0.1:{port}/{'ping' if port == self.bare_port else 'api/v1/health'}", process, log
-            )
+        try:
+            for (process, log), port in zip(self.processes, [*self.ports, self.bare_port], strict=True):
+                path = "ping" if port == self.bare_port else "api/v1/health"
+                wait_until_up(f"http://127.0.0.1:{port}/{path}", process, log)
+        except BaseException:
+            self.stop()
+            raise
 
     def _start(self, command: list[str], log: Path) -> None:
         handle = log.open("wb")
@@ -191,7 +194,9 @@ def prepared(url: str, deals: int, cycle: int) -> Engine:
             connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{seeded}"'))
         print(f"workspace copied from {seeded}")
     admin.dispose()
-    return make_engine(url)
+    engine = make_engine(url)
+    upgrade(engine)  # a copy kept from an older schema is brought up to date
+    return engine
 
 
 def slots(engine: Engine, users: int) -> list[dict[str, Any]]:

@@ -215,6 +215,7 @@ def workspace(url: str, deals: int, *, reuse: bool) -> tuple[Engine, Floor]:
         except (OperationalError, ProgrammingError):
             floor = None  # no workspace there yet
         if floor is not None and floor.open_deals == deals:
+            upgrade(engine)  # a workspace kept from an older schema is brought up to date
             print("reusing the seeded workspace")
             return engine, floor
         engine.dispose()
