@@ -13,6 +13,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from dealflow.api.dependencies import WorkspaceDep
 from dealflow.domain import access as rules
@@ -110,6 +112,11 @@ def _sla(value: Any) -> str:
 async def move(deal_id: str, request: Request, me: PageWriter, workspace: WorkspaceDep) -> Response:
     """Record the evidence filled in (if any) and move the deal; a refusal answers with the panel."""
     form = await request.form()
+    # The gate, the move and the panel are database work: in the thread pool, never on the event loop.
+    return await run_in_threadpool(_move, request, me, workspace, deal_id, form)
+
+
+def _move(request: Request, me: Principal, workspace: WorkspaceDep, deal_id: str, form: FormData) -> Response:
     to = forms.required_text(form, "to", max_length=64)
     reason = forms.text(form, "reason", required=False)
     try:

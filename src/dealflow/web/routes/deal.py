@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from dealflow.api.dependencies import WorkspaceDep
 from dealflow.domain import commands as cmds
@@ -50,7 +51,8 @@ def deal_page(deal_id: str, request: Request, me: PageUser, workspace: Workspace
 
 
 def _capture(workspace: WorkspaceDep, me: PageWriter, deal_id: str, commands: list[EvidenceCommand]) -> Response:
-    """Record the evidence on a deal the user may change, then show the deal again."""
+    """Record the evidence on a deal the user may change, then show the deal again (run in the thread
+    pool by the async routes that read the form, so the database work never blocks the event loop)."""
     for command in commands:
         with workspace.unit() as uow:
             access.deal(uow.connection, actor=me.actor, deal_id=deal_id[:64], change=True)
@@ -64,7 +66,7 @@ async def capture(deal_id: str, request: Request, me: PageWriter, workspace: Wor
     evidence = evidence_commands(await request.form(), me.actor.id)
     if not evidence:
         return RedirectResponse(f"/deals/{deal_id}", status_code=303)
-    return _capture(workspace, me, deal_id, list(evidence))
+    return await run_in_threadpool(_capture, workspace, me, deal_id, list(evidence))
 
 
 @router.post("/deals/{deal_id}/next-step")
@@ -75,4 +77,4 @@ async def set_next_step(deal_id: str, request: Request, me: PageWriter, workspac
         action=forms.required_text(form, "next_action"), owner=me.actor.id, due=forms.moment(form, "next_due"),
         buyer_confirmed=forms.checkbox(form, "next_confirmed"),
     )  # fmt: skip
-    return _capture(workspace, me, deal_id, [command])
+    return await run_in_threadpool(_capture, workspace, me, deal_id, [command])
