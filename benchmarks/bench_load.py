@@ -14,7 +14,8 @@ Uvicorn process serves a bare FastAPI app whose one route returns a constant. Th
    failed logins counted on both trip the login limit; an Idempotency-Key used on one is replayed on
    the other;
 2. the bare endpoint under ``--users`` users for half of ``--seconds``;
-3. dealflow under the same users for ``--seconds`` (``load_users.Rep``: board views, deal pages, moves
+3. every user's session opened (through the login API, on both servers, before the clock starts);
+   dealflow under the same users for ``--seconds`` (``load_users.Rep``: board views, deal pages, moves
    that pass, moves the gate refuses, calls logged, retried moves); both instances take requests
    during the middle third, the first one alone otherwise;
 4. the bare endpoint again for half of ``--seconds``;
@@ -41,6 +42,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -255,6 +257,25 @@ def check_instances(hosts: list[str], floor_user: str, other_user: str) -> list[
     return problems
 
 
+def log_in(hosts: list[str], plan: list[dict[str, Any]]) -> float:
+    """Open each Locust user's session before the run, four logins at a time over both servers
+    (argon2 makes each one cost tens of milliseconds of CPU); returns the seconds it took."""
+
+    def one(i: int) -> None:
+        slot = plan[i]
+        answer = httpx.post(
+            f"{hosts[i % len(hosts)]}/api/v1/auth/login", json={"user": slot["user"], "password": PASSWORD}, timeout=120
+        )
+        if answer.status_code != 200:
+            raise RuntimeError(f"login as {slot['user']} answered {answer.status_code}: {answer.text[:200]}")
+        slot["session"], slot["csrf"] = answer.cookies["dealflow_session"], answer.json()["csrf_token"]
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(one, range(len(plan))))
+    return time.perf_counter() - start
+
+
 def run_locust(locust: str, config: dict[str, Any], folder: Path, name: str, users: int, seconds: float) -> Phase:
     """One headless Locust run of the user class ``name``; its stats and the load average after it."""
     path = folder / f"{name.lower()}-{time.monotonic_ns()}.json"
@@ -375,11 +396,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         servers = Servers(url, folder)
         try:
             problems += check_instances(servers.hosts, "central-csm", "west-ae1")
+            print(f"{len(plan)} sessions opened in {log_in(servers.hosts, plan):.1f} s (before the measured run)")
             print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
             bare = {"hosts": [f"http://127.0.0.1:{servers.bare_port}"], "two_from": 0, "two_until": 0, "slots": []}
             config = {
-                "hosts": servers.hosts, "two_from": seconds / 3, "two_until": 2 * seconds / 3, "password": PASSWORD,
-                "slots": plan, "result": str(folder / "result.json"), "users": users,
+                "hosts": servers.hosts, "two_from": seconds / 3, "two_until": 2 * seconds / 3, "slots": plan,
+                "result": str(folder / "result.json"),
             }  # fmt: skip
             phases = [run_locust(args.locust, bare, folder, "Bare", users, seconds / 2)]
             phases.append(run_locust(args.locust, config, folder, "Rep", users, seconds))
@@ -388,6 +410,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             servers.stop()
         problems += [f"server: {line}" for line in servers.errors()]
+        if problems:  # keep the servers' logs to read the tracebacks
+            kept = Path(tempfile.mkdtemp(prefix="dealflow-load-logs-"))
+            for _, log in servers.processes:
+                shutil.copy(log, kept)
+            print(f"server logs kept in {kept}")
         problems += [f"unexpected answer: {line}" for line in result["unexpected"]]
         problems += check_database(engine, after, result, cycle_ids)
         two = dict(result["by_host"].items())

@@ -1,6 +1,7 @@
 """Locust users for ``bench_load.py`` (run by Locust in its own environment: it imports nothing of dealflow).
 
-Each user logs in as a rep and, until the run ends, looks at the board and at deals, and works its own
+Each user acts as a rep (logged in before the run, so the argon2 burst of 50 logins is not the load
+measured) and, until the run ends, looks at the board and at deals, and works its own
 slice of prospecting deals through a cycle of four changes: a move to qualification that the gate
 refuses (no call logged since the deal entered the stage; through the board's HTMX form), a call
 logged, the same move again, which passes, and a move back with a reason (both through the API with
@@ -9,7 +10,8 @@ when two run: it must be replayed, not done twice. Every answer is checked; the 
 made are written to the result file for ``bench_load.py`` to compare with the event log.
 
 ``DEALFLOW_LOAD_CONFIG`` names a JSON file: ``{"hosts": [url, ...], "two_from": s, "two_until": s,
-"password": ..., "slots": [{"user": id, "cycle": [deal ids], "view": [deal ids]}], "result": path}``;
+"slots": [{"user": id, "session": token, "csrf": token, "cycle": [deal ids], "view": [deal ids]}],
+"result": path}``;
 with ``"bare": true`` the users only GET ``/ping`` (the bare baseline server).
 """
 
@@ -37,7 +39,6 @@ RESULT: dict[str, Any] = {
     "refused": 0,
     "calls": 0,
     "unexpected": [],
-    "logins": 0,
     "by_host": Counter(),
 }
 FORWARD, BACK = "qualification", "prospecting"
@@ -80,26 +81,16 @@ class Rep(FastHttpUser):
     wait_time = between(0.05, 0.15)
 
     def on_start(self) -> None:
+        # Logged in before the run (bench_load.py, on both servers): its session cookie and CSRF token.
         slot = CONFIG["slots"][next(SLOTS) % len(CONFIG["slots"])]
         self.user, self.cycle, self.view = slot["user"], list(slot["cycle"]), list(slot["view"])
         self.state = dict.fromkeys(self.cycle, "fresh")
         self.turn = itertools.cycle(self.cycle)
-        body = {"user": self.user, "password": CONFIG["password"]}
-        answer = self.client.post(f"{HOSTS[0]}/api/v1/auth/login", json=body, name="POST /api/v1/auth/login")
-        if answer.status_code != 200:
-            unexpected(f"login as {self.user}", answer)
-            raise RuntimeError(f"login as {self.user} failed")
-        self.csrf = answer.json()["csrf_token"]
-        RESULT["logins"] += 1
-        if RESULT["logins"] == CONFIG["users"]:
-            # Everyone is in: measure from here on (the logins, argon2 hashes all at once, are not the load).
-            global STARTED
-            STARTED = time.monotonic()
-            self.environment.stats.reset_all()
+        self.csrf, self.cookie = slot["csrf"], {"Cookie": f"dealflow_session={slot['session']}"}
 
     @task(5)
     def board(self) -> None:
-        with self.client.get(f"{host()}/board", name="GET /board", catch_response=True) as answer:
+        with self.client.get(f"{host()}/board", headers=self.cookie, name="GET /board", catch_response=True) as answer:
             if answer.status_code != 200 or 'data-test="board"' not in answer.text:
                 unexpected("GET /board", answer)
                 answer.failure(f"status {answer.status_code}")
@@ -107,7 +98,8 @@ class Rep(FastHttpUser):
     @task(2)
     def deal(self) -> None:
         deal_id = random.choice(self.view or self.cycle)
-        with self.client.get(f"{host()}/deals/{deal_id}", name="GET /deals/[id]", catch_response=True) as answer:
+        url = f"{host()}/deals/{deal_id}"
+        with self.client.get(url, headers=self.cookie, name="GET /deals/[id]", catch_response=True) as answer:
             if answer.status_code != 200:
                 unexpected(f"GET /deals/{deal_id}", answer)
                 answer.failure(f"status {answer.status_code}")
@@ -129,7 +121,7 @@ class Rep(FastHttpUser):
 
     def refused_move(self, deal_id: str) -> None:
         form = {"to": FORWARD, "csrf_token": self.csrf}
-        headers = {"HX-Request": "true"}
+        headers = {"HX-Request": "true", **self.cookie}
         url = f"{host()}/deals/{deal_id}/move"
         with self.client.post(
             url, data=form, headers=headers, name="POST /deals/[id]/move (refused)", catch_response=True
@@ -144,7 +136,7 @@ class Rep(FastHttpUser):
 
     def log_call(self, deal_id: str) -> None:
         body = {"kind": "call", "summary": "Call with the buyer (load run)"}
-        headers = {"X-CSRF-Token": self.csrf, "Idempotency-Key": str(uuid.uuid4())}
+        headers = {"X-CSRF-Token": self.csrf, "Idempotency-Key": str(uuid.uuid4()), **self.cookie}
         url = f"{host()}/api/v1/deals/{deal_id}/activities"
         with self.client.post(
             url, json=body, headers=headers, name="POST /api/v1/deals/[id]/activities", catch_response=True
@@ -158,7 +150,7 @@ class Rep(FastHttpUser):
 
     def move(self, deal_id: str, to: str, reason: str | None, *, then: str) -> None:
         body = {"to": to, "reason": reason}
-        headers = {"X-CSRF-Token": self.csrf, "Idempotency-Key": str(uuid.uuid4())}
+        headers = {"X-CSRF-Token": self.csrf, "Idempotency-Key": str(uuid.uuid4()), **self.cookie}
         first = host()
         name = "POST /api/v1/deals/[id]/moves"
         with self.client.post(
