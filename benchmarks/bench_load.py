@@ -410,15 +410,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             servers.stop()
         problems += [f"server: {line}" for line in servers.errors()]
+        problems += [f"unexpected answer: {line}" for line in result["unexpected"]]
         if problems:  # keep the servers' logs to read the tracebacks
             kept = Path(tempfile.mkdtemp(prefix="dealflow-load-logs-"))
             for _, log in servers.processes:
                 shutil.copy(log, kept)
             print(f"server logs kept in {kept}")
-        problems += [f"unexpected answer: {line}" for line in result["unexpected"]]
         problems += check_database(engine, after, result, cycle_ids)
         two = dict(result["by_host"].items())
         print(f"requests per instance (moves, calls, pages): {two}")
+        print(f"requests cut off by Locust while it stopped the users: {result['cut_at_stop']}")
         if len(two) < 2:
             problems.append("the second instance took no requests")
     report(phases, users)

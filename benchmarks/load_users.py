@@ -39,9 +39,11 @@ RESULT: dict[str, Any] = {
     "refused": 0,
     "calls": 0,
     "unexpected": [],
+    "cut_at_stop": 0,
     "by_host": Counter(),
 }
 FORWARD, BACK = "qualification", "prospecting"
+STOPPING: list[float] = []
 
 
 def host(*, other_than: str | None = None) -> str:
@@ -58,7 +60,11 @@ def host(*, other_than: str | None = None) -> str:
 
 
 def unexpected(what: str, response: Any) -> None:
-    """Note an answer the scenario did not expect (bench_load.py reports and fails on any)."""
+    """Note an answer the scenario did not expect (bench_load.py reports and fails on any); a request
+    Locust itself cut off while stopping the run (no status) is counted apart, not as an answer."""
+    if response.status_code == 0 and STOPPING:
+        RESULT["cut_at_stop"] += 1
+        return
     RESULT["unexpected"].append(f"{what}: {response.status_code} {str(response.text)[:200]}")
 
 
@@ -172,6 +178,12 @@ class Rep(FastHttpUser):
                 else:
                     unexpected(f"retried move of {deal_id}", again)
                     again.failure(f"status {again.status_code}")
+
+
+@events.test_stopping.add_listener
+def stopping(**_: Any) -> None:
+    """From here on Locust stops the users, cutting off the requests they have in flight."""
+    STOPPING.append(time.monotonic())
 
 
 @events.quitting.add_listener
