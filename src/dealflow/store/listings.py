@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, func, select
@@ -79,6 +80,45 @@ def page_deals(
     return _page(connection, query, window)
 
 
+@dataclass(frozen=True)
+class Board:
+    """The open deals of a board: the newest few of each stage, and every stage's count and amount."""
+
+    rows: Sequence[Any]
+    totals: dict[str, tuple[int, Decimal]]  # stage -> (open deals, their total amount)
+
+    @property
+    def count(self) -> int:
+        """How many open deals the board stands for."""
+        return sum(count for count, _ in self.totals.values())
+
+
+def board_deals(
+    connection: Connection, scope: Scope, *, process: str, per_stage: int, owner: str | None = None
+) -> Board:
+    """The newest ``per_stage`` open deals in scope of each stage of ``process``, with their next step;
+    and, over all of them, each stage's count and amount (so a column's totals never depend on how
+    many cards it shows)."""
+    d, n = t.deals, t.next_steps
+    where = [deals_visible(scope), d.c.status == "open", d.c.process == process]
+    if owner is not None:
+        where.append(d.c.owner == owner)
+    newest = (d.c.number.desc().nulls_last(), d.c.id)
+    ranked = select(d.c.id, func.row_number().over(partition_by=d.c.stage, order_by=newest).label("rank"))
+    shown = ranked.where(*where).subquery()
+    step = [n.c.action.label("next_step"), n.c.due.label("next_step_due"), n.c.buyer_confirmed]
+    query = (
+        select(*(d.c[name] for name in _DEAL_COLUMNS), *step)
+        .join(shown, shown.c.id == d.c.id)
+        .outerjoin(n, n.c.deal_id == d.c.id)
+        .where(shown.c.rank <= per_stage)
+        .order_by(*newest)
+    )
+    sums = select(d.c.stage, func.count(), func.coalesce(func.sum(d.c.amount), 0)).where(*where).group_by(d.c.stage)
+    totals = {stage: (int(count), Decimal(str(amount))) for stage, count, amount in connection.execute(sums)}
+    return Board(connection.execute(query).all(), totals)
+
+
 def page_leads(
     connection: Connection, scope: Scope, window: Window, *, status: str | None = None, owner: str | None = None
 ) -> Page:
@@ -108,6 +148,13 @@ def page_activities(connection: Connection, window: Window, *, deal_id: str) -> 
     a = t.activities
     query = select(a).where(a.c.deal_id == deal_id).order_by(a.c.at.desc(), a.c.seq.desc())
     return _page(connection, query, window)
+
+
+def recent_events(connection: Connection, *, stream: str, limit: int) -> Sequence[Any]:
+    """The newest ``limit`` events of a stream, newest first (no count: a timeline needs none)."""
+    e = t.events
+    query = select(e).where(e.c.stream == stream).order_by(e.c.seq.desc()).limit(limit)
+    return connection.execute(query).all()
 
 
 def page_events(

@@ -25,7 +25,7 @@ router = APIRouter(prefix="/auth", tags=["auth"], responses=ERROR_RESPONSES)
 )
 def login(body: LoginRequest, request: Request, response: Response, workspace: WorkspaceDep) -> SessionPublic:
     """Log in with a user name and password: sets the session cookie and returns the CSRF token."""
-    with workspace.unit() as uow:
+    with auth.LOGIN_SLOTS, workspace.unit() as uow:
         opened = auth.login(
             uow=uow, user_name=body.user, password=body.password, address=client_address(request),
             policy=workspace.policy, user_agent=request.headers.get("user-agent"),

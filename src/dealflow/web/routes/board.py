@@ -13,6 +13,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from dealflow.api.dependencies import WorkspaceDep
 from dealflow.domain import access as rules
@@ -26,7 +28,6 @@ from dealflow.services.auth import Principal
 from dealflow.services.lookups import load_deal, load_process
 from dealflow.store import listings, queries
 from dealflow.store.account_contacts import contacts_for
-from dealflow.store.listings import Window
 from dealflow.web import forms
 from dealflow.web.checklist import gate_items
 from dealflow.web.evidence_forms import evidence_commands
@@ -34,22 +35,20 @@ from dealflow.web.rendering import is_htmx, render
 from dealflow.web.sessions import PageUser, PageWriter
 
 router = APIRouter()
-BOARD_LIMIT = 500
+# Cards shown per column: its newest deals. The column's count and amount cover all of its deals.
+CARDS_PER_STAGE = 50
 
 
 @dataclass
 class Column:
-    """One stage of the board with the open deals in it."""
+    """One stage of the board: how many open deals it holds and their amount, the newest as cards."""
 
     key: str
     name: str
     sla: str
+    count: int = 0
+    amount: Decimal = Decimal(0)
     cards: list[Any] = field(default_factory=list)
-
-    @property
-    def amount(self) -> Decimal:
-        """The total amount of the deals in the column."""
-        return sum((Decimal(str(c.amount)) for c in self.cards if c.amount is not None), Decimal(0))
 
 
 def visible_users(connection: Connection, actor: Actor) -> list[Any]:
@@ -79,22 +78,26 @@ def board(
         installed = queries.list_processes(connection)
         if not installed:
             raise NotFound("no process is installed yet: install one with `dealflow process install`")
-        chosen = load_process(connection, key=(process or installed[0].key)[:64])
+        key = (process or installed[0].key)[:64]
+        # The newest version is already known from the list, so its parsed form comes from the cache.
+        newest = next((row.version for row in installed if row.key == key), None)
+        chosen = load_process(connection, key=key, version=newest)
         if owner is not None:
             check_owner_filter(connection, me.actor, owner[:64])
-        found = listings.page_deals(
-            connection, scope_of(me.actor), Window(limit=BOARD_LIMIT), owner=owner, status="open",
-            process=chosen.key,
-        )  # fmt: skip
+        found = listings.board_deals(
+            connection, scope_of(me.actor), process=chosen.key, per_stage=CARDS_PER_STAGE, owner=owner
+        )
         users = visible_users(connection, me.actor)
         now = uow.clock()
-    columns = {s.key: Column(s.key, s.name, _sla(s.sla)) for s in chosen.stages}
+    columns = {
+        s.key: Column(s.key, s.name, _sla(s.sla), *found.totals.get(s.key, (0, Decimal(0)))) for s in chosen.stages
+    }
     for row in found.rows:
         if row.stage in columns:
             columns[row.stage].cards.append(row)
     return render(
         request, "board.html", me, process=chosen, processes=installed, columns=list(columns.values()),
-        owner=owner, users=users, total=found.count, limit=BOARD_LIMIT, now=now,
+        owner=owner, users=users, total=found.count, limit=CARDS_PER_STAGE, now=now,
     )  # fmt: skip
 
 
@@ -109,6 +112,11 @@ def _sla(value: Any) -> str:
 async def move(deal_id: str, request: Request, me: PageWriter, workspace: WorkspaceDep) -> Response:
     """Record the evidence filled in (if any) and move the deal; a refusal answers with the panel."""
     form = await request.form()
+    # The gate, the move and the panel are database work: in the thread pool, never on the event loop.
+    return await run_in_threadpool(_move, request, me, workspace, deal_id, form)
+
+
+def _move(request: Request, me: Principal, workspace: WorkspaceDep, deal_id: str, form: FormData) -> Response:
     to = forms.required_text(form, "to", max_length=64)
     reason = forms.text(form, "reason", required=False)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from dealflow.api.dependencies import WorkspaceDep
 from dealflow.domain import commands as cmds
@@ -16,7 +17,6 @@ from dealflow.services import deals as sd
 from dealflow.services.lookups import load_deal, load_process
 from dealflow.store import listings, queries
 from dealflow.store.account_contacts import contacts_for
-from dealflow.store.listings import Window
 from dealflow.web import forms
 from dealflow.web.checklist import gate_items, next_stage
 from dealflow.web.evidence_forms import evidence_commands
@@ -36,7 +36,7 @@ def deal_page(deal_id: str, request: Request, me: PageUser, workspace: Workspace
         deal = load_deal(connection, deal_id=deal_id)
         process = load_process(connection, key=deal.process, version=deal.process_version)
         handoff = queries.get_handoff(connection, handoff_id=deal.handoff.id) if deal.handoff else None
-        timeline = listings.page_events(connection, Window(limit=TIMELINE_LIMIT), stream=deal_stream(deal_id))
+        timeline = listings.recent_events(connection, stream=deal_stream(deal_id), limit=TIMELINE_LIMIT)
         contacts = queries.deal_contacts(connection, deal_id=deal_id)
         candidates = contacts_for(connection, account_id=deal.account_id)
         now = uow.clock()
@@ -45,13 +45,14 @@ def deal_page(deal_id: str, request: Request, me: PageUser, workspace: Workspace
         request, "deal.html", me, deal=deal, process=process, stage=process.stage(deal.stage), ahead=ahead,
         ahead_stage=process.stage(ahead) if ahead else None,
         items=gate_items(deal, process, ahead, now) if ahead else [], handoff=handoff,
-        timeline=list(reversed(timeline.rows)), contacts=contacts, candidates=candidates, activity_kinds=ACTIVITY_KINDS,
+        timeline=timeline, contacts=contacts, candidates=candidates, activity_kinds=ACTIVITY_KINDS,
         now=now,
     )  # fmt: skip
 
 
 def _capture(workspace: WorkspaceDep, me: PageWriter, deal_id: str, commands: list[EvidenceCommand]) -> Response:
-    """Record the evidence on a deal the user may change, then show the deal again."""
+    """Record the evidence on a deal the user may change, then show the deal again (run in the thread
+    pool by the async routes that read the form, so the database work never blocks the event loop)."""
     for command in commands:
         with workspace.unit() as uow:
             access.deal(uow.connection, actor=me.actor, deal_id=deal_id[:64], change=True)
@@ -65,7 +66,7 @@ async def capture(deal_id: str, request: Request, me: PageWriter, workspace: Wor
     evidence = evidence_commands(await request.form(), me.actor.id)
     if not evidence:
         return RedirectResponse(f"/deals/{deal_id}", status_code=303)
-    return _capture(workspace, me, deal_id, list(evidence))
+    return await run_in_threadpool(_capture, workspace, me, deal_id, list(evidence))
 
 
 @router.post("/deals/{deal_id}/next-step")
@@ -76,4 +77,4 @@ async def set_next_step(deal_id: str, request: Request, me: PageWriter, workspac
         action=forms.required_text(form, "next_action"), owner=me.actor.id, due=forms.moment(form, "next_due"),
         buyer_confirmed=forms.checkbox(form, "next_confirmed"),
     )  # fmt: skip
-    return _capture(workspace, me, deal_id, [command])
+    return await run_in_threadpool(_capture, workspace, me, deal_id, [command])

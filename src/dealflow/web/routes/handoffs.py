@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from dealflow.api.dependencies import WorkspaceDep
 from dealflow.domain.access import scope_of
@@ -43,7 +44,11 @@ def accept(handoff_id: str, me: PageWriter, workspace: WorkspaceDep) -> Response
 async def send_back(handoff_id: str, request: Request, me: PageWriter, workspace: WorkspaceDep) -> Response:
     """Send a handoff back with the reason: the deal returns to its sender."""
     reason = forms.required_text(await request.form(), "reason", max_length=forms.SHORT)
-    with workspace.unit() as uow:
-        access.handoff(uow.connection, actor=me.actor, handoff_id=handoff_id[:80])
-        sd.return_handoff(uow=uow, actor_id=me.actor.id, handoff_id=handoff_id, reason=reason)
+
+    def send() -> None:  # in the thread pool: the database work never blocks the event loop
+        with workspace.unit() as uow:
+            access.handoff(uow.connection, actor=me.actor, handoff_id=handoff_id[:80])
+            sd.return_handoff(uow=uow, actor_id=me.actor.id, handoff_id=handoff_id, reason=reason)
+
+    await run_in_threadpool(send)
     return RedirectResponse("/inbox", status_code=303)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from dealflow.api.dependencies import (
     SESSION_COOKIE,
@@ -42,13 +43,17 @@ async def login(request: Request, workspace: WorkspaceDep) -> Response:
     target = _safe_next(form.get("next"))
     user = forms.text(form, "user", max_length=64, required=False) or ""
     password = form.get("password")
-    try:
-        with workspace.unit() as uow:
-            opened = auth.login(
+
+    def check() -> auth.NewSession:  # in the thread pool: argon2 and the database never block the event loop
+        with auth.LOGIN_SLOTS, workspace.unit() as uow:
+            return auth.login(
                 uow=uow, user_name=user, password=password if isinstance(password, str) else "",
                 address=client_address(request), policy=workspace.policy,
                 user_agent=request.headers.get("user-agent"),
             )  # fmt: skip
+
+    try:
+        opened = await run_in_threadpool(check)
     except (Unauthenticated, TooManyAttempts) as exc:
         status = 429 if isinstance(exc, TooManyAttempts) else 401
         return render(request, "login.html", None, status_code=status, next=target, error=exc.message, user=user)
