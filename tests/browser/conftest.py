@@ -118,6 +118,13 @@ class Live:
         assert len(ids) == 1, (title, ids)
         return self.deal(ids[0])
 
+    def open_deals_of_team(self, team: str) -> int:
+        """How many open deals the members of ``team`` own."""
+        owned = t.deals.join(t.users, t.users.c.id == t.deals.c.owner)
+        query = select(func.count()).select_from(owned).where(t.deals.c.status == "open", t.users.c.team == team)
+        with self.engine.connect() as connection:
+            return int(connection.execute(query).scalar() or 0)
+
     def events(self) -> int:
         """How many events the log holds."""
         with self.engine.connect() as connection:
