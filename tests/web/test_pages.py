@@ -391,3 +391,12 @@ def test_login_returns_only_to_a_page_of_this_site(site: Site, target: str, land
     answer = client.post("/login", data={"user": "ben", "password": "correct horse battery", "next": target})
     assert answer.status_code == 303
     assert answer.headers["location"] == landing
+
+
+def test_bar_charts_show_counts_whole_and_missing_values_as_no_data() -> None:
+    from dealflow.web.charts import bars
+
+    chart = bars([("Closing", 7.0), ("Discovery", 4.75), ("Qualification", 24.0), ("Onboarding", None)], unit="deals")
+    assert [b.shown for b in chart.bars] == ["7 deals", "4.8 deals", "24 deals", "no data"]
+    assert [b.width for b in chart.bars][-1] == 0.0
+    assert max(b.width for b in chart.bars) == chart.bars[2].width > 0

@@ -35,13 +35,21 @@ class BarChart:
         return self.label_width + self.bar_width + 90
 
 
-def bars(values: Sequence[tuple[str, float]], *, unit: str, maximum: float | None = None) -> BarChart:
-    """A bar chart of ``values``, scaled to ``maximum`` (the largest value by default)."""
-    top = maximum if maximum is not None else max((v for _, v in values), default=0.0)
+def _shown(value: float | None, unit: str) -> str:
+    if value is None:
+        return "no data"
+    if value.is_integer() or value >= 10:
+        return f"{value:,.0f} {unit}"
+    return f"{value:.1f} {unit}"
+
+
+def bars(values: Sequence[tuple[str, float | None]], *, unit: str, maximum: float | None = None) -> BarChart:
+    """A bar chart of ``values``, scaled to ``maximum`` (the largest value by default); None is no data."""
+    top = maximum if maximum is not None else max((v for _, v in values if v is not None), default=0.0)
     scale = BAR_WIDTH / top if top > 0 else 0.0
     found = tuple(
-        Bar(label=label[:40], value=value, shown=f"{value:,.0f} {unit}" if value >= 10 else f"{value:.1f} {unit}",
-            y=i * ROW, width=round(max(value, 0.0) * scale, 1))
+        Bar(label=label[:40], value=value or 0.0, shown=_shown(value, unit),
+            y=i * ROW, width=round(max(value or 0.0, 0.0) * scale, 1))
         for i, (label, value) in enumerate(values)
     )  # fmt: skip
     return BarChart(bars=found, unit=unit, height=max(len(found), 1) * ROW)

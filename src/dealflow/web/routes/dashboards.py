@@ -31,7 +31,7 @@ FORECAST_TRIALS, FORECAST_SEED = 2_000, 7
 
 
 def _win_rates(connection: Connection, filters: dict[str, Any], process: str | None, now: datetime) -> list[Any]:
-    """The win rate of each of the last months, the current one last."""
+    """The win rate of each of the last months, the current one last (None where no deal closed)."""
     month = period_of(now, "month")
     found = []
     for back in range(MONTHS - 1, -1, -1):
@@ -39,7 +39,7 @@ def _win_rates(connection: Connection, filters: dict[str, Any], process: str | N
         run = compute_metrics(
             connection, process=process, period=period, slice_by=None, filters=filters, now=now, target=None
         )
-        found.append((period.label, (run.win_rate or 0.0) * 100))
+        found.append((period.label, None if run.win_rate is None else run.win_rate * 100))
     return found
 
 
@@ -74,11 +74,11 @@ def dashboards(
         forecast = None
         if rules.may_administer(me.actor, "see the forecast") is None:
             forecast = _forecast(uow.connection, found.process, now)
-    conversion = [(s.name, (s.conversion or 0.0) * 100) for s in found.stage_conversion]
+    conversion = [(s.name, None if s.conversion is None else s.conversion * 100) for s in found.stage_conversion]
     return render(
         request, "dashboards.html", me, metrics=found, period=period or "",
         funnel=bars([(s.name, float(s.entered)) for s in found.stage_conversion], unit="deals"),
         conversion=bars(conversion, unit="%", maximum=100.0),
-        days=bars([(t.name, t.median_days or 0.0) for t in found.time_in_stage], unit="days"),
+        days=bars([(t.name, t.median_days) for t in found.time_in_stage], unit="days"),
         trend=bars(trend, unit="%", maximum=100.0), forecast=forecast,
     )  # fmt: skip
