@@ -37,8 +37,9 @@ from dealflow.imports.recording import (
 )
 from dealflow.process.models import Process
 from dealflow.store import bulk
+from dealflow.store import stay_summaries as summaries
 from dealflow.store import tables as t
-from dealflow.store.event_log import allocate_seqs, new_deal_batch, write_new_deals
+from dealflow.store.event_log import allocate_seqs, new_deal_batch, write_new_deals, write_stay_counts
 from dealflow.store.frames import FrameForms, FrameWriter
 from dealflow.store.new_deals import NewDeal
 from dealflow.store.unit_of_work import UnitOfWork
@@ -186,17 +187,40 @@ class _Teller:
         events = events.join(counts.select("deal", "offset"), on="deal")
         events = events.with_columns(seq=seqs.gather(events["offset"] + events["version"] - 1))
         self._write(told, events, progress)
+        durations = self._write_summaries(told, events)
         if others:
             offsets = dict(counts.select("deal", "offset").iter_rows())
             numbers: list[int] = []
             for deal, new in others.items():
                 numbers += seqs.slice(offsets[deal], len(new.steps)).to_list()
             storage = bulk.storage(self.uow.connection)
-            write_new_deals(self.uow.connection, new_deal_batch(list(others.values()), numbers, storage))
+            batch = new_deal_batch(list(others.values()), numbers, storage)
+            write_new_deals(self.uow.connection, batch)
+            durations.update(batch.durations)
+        write_stay_counts(self.uow.connection, durations)
         self.report.events_written += total
         self.report.deals_new += told.height + len(others)
         if progress is not None and general:
             progress(len(general))
+
+    def _write_summaries(self, deals: pl.DataFrame, events: pl.DataFrame) -> summaries.Durations:
+        """Write the journeys of the deals told as columns (``deal_journeys``) and return the counts
+        of their finished stays, for ``stay_durations`` (see :mod:`dealflow.store.stay_summaries`)."""
+        key = self.process.key
+        stays = events.filter(_C("exit").is_not_null()).sort("seq")
+        seconds = (_C("at") - _C("was_entered")).dt.total_microseconds() / 1_000_000
+        by_deal: dict[str, list[tuple[str, str]]] = {}
+        durations = summaries.Durations()
+        for did, stage, exit_kind, spent in stays.select("did", "was_stage", "exit", seconds.alias("s")).iter_rows():
+            by_deal.setdefault(did, []).append((stage, exit_kind))
+            durations[(key, stage, exit_kind, False, summaries.hour_of(spent))] += 1
+        status = _C("outcome").fill_null("open")
+        rows = [
+            summaries.journey_row(did, key, state, here, by_deal.get(did, ()))
+            for did, state, here in deals.select("did", status.alias("status"), "here").iter_rows()
+        ]
+        bulk.write_rows(self.uow.connection, t.deal_journeys, summaries.JOURNEY_COLUMNS, rows)
+        return durations
 
     def _general(self, deals: list[int], histories: dict[int, DealHistory]) -> dict[int, NewDeal]:
         """The deals the general path tells, in deal order, reporting what it finds."""

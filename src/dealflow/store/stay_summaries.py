@@ -141,9 +141,44 @@ _ONE_STAY = _upsert(postgresql.insert(t.stay_durations).values(_bound(t.stay_dur
 )
 
 
+# A move on SQLite: the journey and the stay's count go straight to the driver (the same SQL as
+# the statements above), which costs a fraction of a statement's round through SQLAlchemy.
+_SQLITE_JOURNEY = """UPDATE deal_journeys SET status = ?, open_stage = ?,
+ stayed = CASE WHEN replace(stayed, ?, '') = stayed THEN stayed || ? ELSE stayed END,
+ onward = CASE WHEN replace(onward, ?, '') = onward THEN onward || ? ELSE onward END
+ WHERE deal_id = ?"""
+_SQLITE_DURATION = """INSERT INTO stay_durations (process, stage, exit, overridden, hour, stays)
+ VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT (process, stage, exit, overridden, hour)
+ DO UPDATE SET stays = stays + excluded.stays"""
+
+
+def _write_one_stay_sqlite(connection: Connection, *, before: Deal, after: Deal, visit: dict[str, object]) -> None:
+    write_visits(connection, [visit])
+    stage, exit_ = str(visit["stage"]), str(visit["exit"])
+    change = _journey_change(before, after, stage, exit_ in ONWARD)
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(
+            _SQLITE_JOURNEY,
+            (
+                change["w_status"], change["w_open_stage"],
+                change["w_stayed_mark"], change["w_stayed_tag"],
+                change["w_onward_mark"], change["w_onward_tag"],
+                change["w_deal_id"],
+            ),
+        )  # fmt: skip
+        hour = hour_of(float(visit["seconds"]))  # type: ignore[arg-type]
+        cursor.execute(_SQLITE_DURATION, (visit["process"], stage, exit_, int(bool(visit["overridden"])), hour))
+    finally:
+        cursor.close()
+
+
 def write_stays(connection: Connection, *, before: Deal | None, after: Deal, visits: list[dict[str, object]]) -> None:
     """Insert the stays a deal's new events ended (``stage_visits``) and keep its journey and the stay
     counts up to date (live commands): ``before`` and ``after`` are its states around the events."""
+    if connection.dialect.name == "sqlite" and before is not None and len(visits) == 1:
+        _write_one_stay_sqlite(connection, before=before, after=after, visit=visits[0])
+        return
     if connection.dialect.name != "postgresql" or before is None or len(visits) != 1:
         write_visits(connection, visits)
         write_journey(connection, before=before, after=after, visits=visits)
