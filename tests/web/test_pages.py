@@ -312,6 +312,7 @@ def test_dashboards_draw_the_forecast_range_only_for_those_who_see_every_deal(si
     assert {"chart-funnel", "chart-conversion", "chart-time", "chart-win-rate", "chart-forecast"} <= set(admin)
     assert "chart-win-rate" in rep
     assert "chart-forecast" not in rep
+    assert "<h1>Dashboards · Standard seven stages</h1>" in site.browser("ben").get("/dashboards").text
 
 
 def test_an_activity_logged_on_the_deal_page_appears_in_its_timeline(site: Site) -> None:

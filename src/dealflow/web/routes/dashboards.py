@@ -21,6 +21,7 @@ from dealflow.api.dependencies import WorkspaceDep
 from dealflow.domain import access as rules
 from dealflow.errors import InvalidInput
 from dealflow.services import access
+from dealflow.store import queries
 from dealflow.web.charts import RangeChart, bars, ranges
 from dealflow.web.rendering import render
 from dealflow.web.sessions import PageUser
@@ -71,12 +72,14 @@ def dashboards(
             uow.connection, process=process, period=chosen, slice_by=None, filters=filters, now=now, target=None
         )
         trend = _win_rates(uow.connection, filters, found.process, now)
+        installed = queries.process_source(uow.connection, key=found.process) if found.process else None
         forecast = None
         if rules.may_administer(me.actor, "see the forecast") is None:
             forecast = _forecast(uow.connection, found.process, now)
     conversion = [(s.name, None if s.conversion is None else s.conversion * 100) for s in found.stage_conversion]
     return render(
         request, "dashboards.html", me, metrics=found, period=period or "",
+        process_name=installed.name if installed is not None else found.process,
         funnel=bars([(s.name, float(s.entered)) for s in found.stage_conversion], unit="deals"),
         conversion=bars(conversion, unit="%", maximum=100.0),
         days=bars([(t.name, t.median_days) for t in found.time_in_stage], unit="days"),
