@@ -138,6 +138,10 @@ DEFAULT_CADENCE = Cadence(
 )
 
 
+class LeadRules(_Model):
+    """How leads are taken in, scored, routed and turned into deals (the ``leads:`` section)."""
+
+
 class Overrides(_Model):
     """Who may move a deal past a failed gate (always with a written reason)."""
 
@@ -161,6 +165,7 @@ class Process(_Model):
     outcomes: Outcomes = Outcomes()
     overrides: Overrides = Overrides()
     cadence: Cadence = DEFAULT_CADENCE
+    leads: LeadRules = LeadRules()
 
     def stage(self, key: str) -> Stage | None:
         """The stage with this key, or None."""
