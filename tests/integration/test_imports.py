@@ -188,6 +188,9 @@ def test_impossible_dates_and_bad_values_are_reported_not_dropped_silently(
         ),
         ("deal_id,stage,timestamp\nA,Lead,03/04/2026\nA,Demo,05/06/2026\n", "give --date-format"),
         ("deal_id,stage,timestamp\nA,Lead,soon\n", "not a date in a known format"),
+        ("deal_id,stage,timestamp,owner\n", "holds no stage entries"),
+        ("deal_id,stage,timestamp\nA,Closed Won,2026-01-05\n", "only outcome rows"),
+        ("deal_id,stage,timestamp\nA,Lead,2026-01-05\nA,Won,2026-01-09\n", "needs at least two stages"),
     ],
 )
 def test_a_malformed_file_is_refused_and_nothing_is_written(

@@ -124,6 +124,11 @@ def resolve_target(
     when given, instead of what the histories say)."""
     connection = uow.connection
     order = list(order) if order else stage_order(histories)
+    if not order:
+        raise InvalidInput(
+            "the file holds no stage entries (no rows, or only outcome rows such as Won or Lost): nothing to import",
+            field="file",
+        )
     if queries.process_source(connection, key=key) is not None:
         process = load_process(connection, key=key)
         by_name = {slug(s.key): s.key for s in process.stages} | {slug(s.name): s.key for s in process.stages}
@@ -140,6 +145,12 @@ def resolve_target(
             report.add("unknown_stage", f"stage {name!r} is not a stage of {key}: deals that reach it are skipped")
         report.process = f"{process.key}@{process.version}"
         return Target(process, stages)
+    if len(order) < 2:
+        raise InvalidInput(
+            f"the file names only the stage {order[0]!r}; a new process needs at least two stages: "
+            "import into an existing process with --process KEY",
+            field="--process",
+        )
     if won_from is None:
         won_from = {e.stage for h in histories if h.outcome == "won" and h.entries for e in h.entries[-1:]}
     source = generated_process(key, name, order, sorted(won_from), fields)
