@@ -171,7 +171,11 @@ def test_script_in_a_deal_title_is_shown_as_text(site: Site) -> None:
 def test_a_rep_cannot_see_or_move_another_teams_deal(site: Site) -> None:
     deal = site.deal("ben", "East deal")
     west = site.browser("cyd")
-    assert west.get(f"/deals/{deal.id}").status_code == 403
+    refused = west.get(f"/deals/{deal.id}")
+    assert refused.status_code == 403
+    # The refusal keeps the navigation of the user who is logged in.
+    assert 'data-test="me"' in refused.text
+    assert 'href="/board"' in refused.text
     assert west.get("/deals/D-9999").status_code == 404
     assert west.get("/board?owner=ben").status_code == 403
     assert west.get("/board?owner=nobody").status_code == 404

@@ -11,9 +11,12 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
+from dealflow.api.dependencies import SESSION_COOKIE, authenticate, get_workspace
 from dealflow.api.errors import STATUS, error_response
 from dealflow.errors import DealflowError, Refused
+from dealflow.services.auth import Principal
 from dealflow.web.rendering import STATIC, is_htmx, render
 from dealflow.web.routes import ROUTERS
 from dealflow.web.sessions import LoginRequired, login_url
@@ -21,13 +24,25 @@ from dealflow.web.sessions import LoginRequired, login_url
 API_PREFIX = "/api/"
 
 
-def error_page(request: Request, exc: DealflowError) -> Response:
+def viewer(request: Request) -> Principal | None:
+    """The user of the request's live session, or None: an error page keeps the navigation of whoever is
+    logged in."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    try:
+        return authenticate(get_workspace(request), bearer=None, cookie=cookie)
+    except DealflowError:
+        return None
+
+
+def error_page(request: Request, exc: DealflowError, me: Principal | None = None) -> Response:
     """The page (or fragment) for an error, with the status the API would answer."""
     status = next((code for cls, code, _ in STATUS if isinstance(exc, cls)), 500)
     reasons = list(exc.reasons) if isinstance(exc, Refused) else []
     field = getattr(exc, "field", None)
     name = "fragments/error.html" if is_htmx(request) else "error.html"
-    return render(request, name, None, status_code=status, message=exc.message, reasons=reasons, field=field)
+    return render(request, name, me, status_code=status, message=exc.message, reasons=reasons, field=field)
 
 
 def _login_redirect(request: Request, exc: LoginRequired) -> Response:
@@ -45,7 +60,8 @@ def mount(app: FastAPI) -> None:
         assert isinstance(exc, DealflowError)
         if request.url.path.startswith(API_PREFIX):
             return error_response(exc)
-        return error_page(request, exc)
+        me = None if is_htmx(request) else await run_in_threadpool(viewer, request)
+        return error_page(request, exc, me)
 
     async def on_login_required(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, LoginRequired)
