@@ -86,8 +86,9 @@ def generated_process(
     key: str, name: str, stages: Sequence[str], won_from: Sequence[str], fields: Sequence[str]
 ) -> str:
     """A process file describing an imported pipeline: its stages in order, no gates."""
-    if len(stages) < 2:
-        stages = [*stages, *(["Closing"] if "Closing" not in stages else ["Open"])][:2]
+    if len(stages) < 2:  # a process has two stages at least: one more, from which deals may be won too
+        extra = "Closing" if "Closing" not in stages else "Open"
+        stages, won_from = [*stages, extra], [*won_from, extra]
     lines = [
         f"key: {key}",
         f"name: {_yaml(name)}",
@@ -145,12 +146,6 @@ def resolve_target(
             report.add("unknown_stage", f"stage {name!r} is not a stage of {key}: deals that reach it are skipped")
         report.process = f"{process.key}@{process.version}"
         return Target(process, stages)
-    if len(order) < 2:
-        raise InvalidInput(
-            f"the file names only the stage {order[0]!r}; a new process needs at least two stages: "
-            "import into an existing process with --process KEY",
-            field="--process",
-        )
     if won_from is None:
         won_from = {e.stage for h in histories if h.outcome == "won" and h.entries for e in h.entries[-1:]}
     source = generated_process(key, name, order, sorted(won_from), fields)
