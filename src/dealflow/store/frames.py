@@ -9,14 +9,12 @@ back exactly as if it had written them. The writes join the connection's open tr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from types import TracebackType
-from typing import Self
 
 import polars as pl
 from sqlalchemy import Connection, Table
 from sqlalchemy.exc import DBAPIError
 
+from dealflow.store.background import BackgroundWrites
 from dealflow.store.unit_of_work import translate
 
 COPY_CHUNK = 50_000  # rows per piece of COPY text
@@ -91,45 +89,13 @@ def write_frame(connection: Connection, table: Table, frame: pl.DataFrame) -> No
         raise (translate(wrapped) if isinstance(wrapped, DBAPIError) else wrapped) from None
 
 
-class FrameWriter:
-    """Writes batches of frames, one table after another. On PostgreSQL a batch is written on a
-    background thread, so that the server takes it in while the caller prepares the next; the
-    connection is the writer's until :meth:`wait` returns. Use it in a ``with`` block."""
-
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-        background = connection.dialect.name == "postgresql"
-        self._executor = ThreadPoolExecutor(max_workers=1) if background else None
-        self._pending: Future[None] | None = None
+class FrameWriter(BackgroundWrites):
+    """Writes batches of frames, one table after another, as :class:`BackgroundWrites` runs them. Use it
+    in a ``with`` block."""
 
     def write(self, batch: Sequence[tuple[Table, pl.DataFrame]]) -> None:
         """Have the frames of ``batch`` written into their tables, in order."""
-        self.wait()
-        if self._executor is None:
-            _write_batch(self.connection, batch)
-        else:
-            self._pending = self._executor.submit(_write_batch, self.connection, batch)
-
-    def wait(self) -> None:
-        """Return once every batch is written (raising what writing it raised)."""
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        try:
-            if exc_type is None:
-                self.wait()
-            elif self._pending is not None:
-                self._pending.exception()  # the write ends before the transaction is rolled back
-        finally:
-            if self._executor is not None:
-                self._executor.shutdown()
+        self.submit(_write_batch, self.connection, batch)
 
 
 def _write_batch(connection: Connection, batch: Sequence[tuple[Table, pl.DataFrame]]) -> None:
