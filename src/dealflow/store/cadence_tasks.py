@@ -41,7 +41,9 @@ def project_cadence(connection: Connection, seq: int, event: Event) -> None:
         case ev.CADENCE_STARTED:
             _started(connection, seq, event)
         case ev.TOUCH_DONE:
+            late = (as_of(event.at) - date.fromisoformat(data["due_on"])).days
             done = {"status": "done", "done_at": event.at, "done_by": event.actor, "outcome": data["outcome"]}
+            done["days_late"] = late
             connection.execute(update(t.cadence_tasks).where(c.run == data["run"], c.step == data["step"]).values(done))
             following = update(t.cadence_tasks).where(
                 c.run == data["run"], c.step == data["step"] + 1, c.status == "planned"

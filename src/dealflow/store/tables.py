@@ -336,6 +336,7 @@ cadence_tasks = Table(
     Column("done_at", Timestamp),
     Column("done_by", String(64)),
     Column("outcome", String(16)),
+    Column("days_late", Integer),  # days between the due day and the day it was done (0: on the day)
     Column("stop_reason", String(32)),
     Index("ix_cadence_tasks_owner_status_due_on", "owner", "status", "due_on"),
     Index("ix_cadence_tasks_status_due_on", "status", "due_on"),

@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("done_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("done_by", sa.String(length=64), nullable=True),
         sa.Column("outcome", sa.String(length=16), nullable=True),
+        sa.Column("days_late", sa.Integer(), nullable=True),
         sa.Column("stop_reason", sa.String(length=32), nullable=True),
         sa.PrimaryKeyConstraint("run", "step", name=op.f("pk_cadence_tasks")),
     )
