@@ -25,8 +25,10 @@ Kind = Literal["lead", "deal"]
 RESPONSES = ("reply", "meeting")
 c = t.cadence_tasks.c
 
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
+
 
 class Compliance(_Frozen):
     """Touches that were due for one rep or one step, and how many were done on time."""
@@ -38,6 +40,7 @@ class Compliance(_Frozen):
     missed: int
     share_on_time: float | None
 
+
 class StepOutcome(_Frozen):
     """What the touches of one step number or one channel brought back."""
 
@@ -47,6 +50,7 @@ class StepOutcome(_Frozen):
     meetings: int
     reply_rate: float | None
     meeting_rate: float | None
+
 
 class Depth(_Frozen):
     """How far the cadences of leads or deals went before they ended."""
@@ -59,6 +63,7 @@ class Depth(_Frozen):
     dropped_before_five: int
     share_reached_five: float | None
     share_dropped_before_five: float | None
+
 
 class CadenceMetrics(_Frozen):
     """Compliance, step outcomes, touches to first reply and depth, for one scope."""
@@ -80,8 +85,10 @@ class CadenceMetrics(_Frozen):
         """The metrics as plain JSON values."""
         return self.model_dump(mode="json")
 
+
 def _share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
+
 
 def _scope(kind: Kind | None, owner: str | None, team: str | None) -> list[Any]:
     conditions: list[Any] = []
@@ -92,6 +99,7 @@ def _scope(kind: Kind | None, owner: str | None, team: str | None) -> list[Any]:
     if team is not None:
         conditions.append(c.owner.in_(select(t.users.c.id).where(t.users.c.team == team)))
     return conditions
+
 
 def _compliance(connection: Connection, key: Any, scope: list[Any], grace: int, today: date) -> list[Compliance]:
     done = c.status == "done"
@@ -115,6 +123,7 @@ def _compliance(connection: Connection, key: Any, scope: list[Any], grace: int, 
                                 share_on_time=_share(timely, due)))  # fmt: skip
     return found
 
+
 def _outcomes(connection: Connection, key: Any, scope: list[Any]) -> list[StepOutcome]:
     query = (
         select(key.label("k"), func.count(), func.count().filter(c.outcome == "reply"),
@@ -128,6 +137,7 @@ def _outcomes(connection: Connection, key: Any, scope: list[Any]) -> list[StepOu
         for k, n, r, m in connection.execute(query)
     ]
 
+
 def _first_replies(connection: Connection, scope: list[Any]) -> dict[int, int]:
     first = (
         select(c.run, func.min(c.step).label("step"))
@@ -137,6 +147,7 @@ def _first_replies(connection: Connection, scope: list[Any]) -> dict[int, int]:
     )
     query = select(first.c.step, func.count()).group_by(first.c.step).order_by(first.c.step)
     return {int(step): int(n) for step, n in connection.execute(query)}
+
 
 def _depth(connection: Connection, scope: list[Any]) -> list[Depth]:
     runs = (
@@ -171,6 +182,7 @@ def _depth(connection: Connection, scope: list[Any]) -> list[Depth]:
               share_dropped_before_five=_share(dropped, e))
         for kind, r, e, five, answered, dropped in connection.execute(query)
     ]  # fmt: skip
+
 
 def measure_cadences(
     connection: Connection,
