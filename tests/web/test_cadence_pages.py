@@ -54,3 +54,25 @@ def test_the_deal_page_shows_the_next_touch_and_starts_the_cadence(site: Site) -
     assert outside.status_code == 303 and outside.headers["location"] == "/day"
     assert _statuses(site, f"deal:{deal.id}")[:2] == ["done", "stopped"]
     assert "next-touch-none" in parse(ben.get(f"/deals/{deal.id}").text).tests
+
+
+def test_the_dashboards_show_cadence_compliance_of_the_readers_scope(site: Site) -> None:
+    from dealflow.services import cadences as sc
+
+    for name in ("Jane Roe", "Tom Poe"):
+        with site.uow() as uow:
+            sl.capture_lead(uow=uow, actor_id="ada", name=name, company="Acme")
+    with site.uow() as uow:
+        sc.record_touch(uow=uow, actor_id="ada", subject="lead:L-1")
+    site.clock.advance(days=3)
+    with site.uow() as uow:
+        sc.record_touch(uow=uow, actor_id="ada", subject="lead:L-2", outcome="reply")
+    page = site.browser("ada").get("/dashboards")
+    assert page.status_code == 200
+    found = parse(page.text)
+    assert {"cadence-metrics", "chart-cadence-rep", "chart-cadence-replies"} <= set(found.tests)
+    # L-1's first touch on time, L-2's three days late, L-1's second (due on day 1) missed by day 3
+    assert 'data-test="cadence-on-time">33%<' in page.text and "3 / 1 / 1 / 1" in page.text
+    assert "0 of 1 ended · 0 dropped before five · 1 running" in page.text  # L-2 answered, L-1 runs on
+    other = site.browser("cyd").get("/dashboards").text  # cyd sees only their own touches: none
+    assert 'data-test="cadence-on-time">–<' in other
