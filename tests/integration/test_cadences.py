@@ -136,7 +136,9 @@ def test_a_process_can_start_deal_cadences_when_the_deal_is_created(uow_factory:
     with uow_factory() as uow:
         deal = sd.create_deal(uow=uow, actor_id="ben", process_key="standard", title="Acme pilot")
     rows = _rows(engine, f"deal:{deal.id}")
-    assert rows and rows[0][1] == "open" and deal.version == 2
+    assert rows
+    assert rows[0][1] == "open"
+    assert deal.version == 2
 
 
 def test_the_due_pass_marks_overdue_touches_once(team: Uow, engine: Engine, clock: Clock) -> None:
@@ -175,13 +177,15 @@ def test_next_touch_is_the_earlier_of_the_cadence_and_the_next_step(team: Uow, e
         sc.start_cadence(uow=uow, actor_id="ben", subject=subject)
     with engine.connect() as connection:
         first = sc.next_touch(connection, subject)
-    assert first is not None and (first.kind, first.step, first.due_on) == ("cadence", 1, clock.now.date())
+    assert first is not None
+    assert (first.kind, first.step, first.due_on) == ("cadence", 1, clock.now.date())
     for _ in range(3):  # days 0, 2, 5 of the standard deal cadence: the next step (day 4) is now first
         with team() as uow:
             sc.record_touch(uow=uow, actor_id="ben", subject=subject)
     with engine.connect() as connection:
         found = sc.next_touch(connection, subject)
-    assert found is not None and (found.kind, found.what, found.due_on) == ("next_step", "Demo", date(2026, 3, 6))
+    assert found is not None
+    assert (found.kind, found.what, found.due_on) == ("next_step", "Demo", date(2026, 3, 6))
 
 
 def test_rebuild_recreates_the_cadence_tasks_exactly(team: Uow, engine: Engine, clock: Clock) -> None:
@@ -203,4 +207,5 @@ def test_rebuild_recreates_the_cadence_tasks_exactly(team: Uow, engine: Engine, 
         uow.commit()
     with engine.connect() as connection:
         after = [tuple(r) for r in connection.execute(query)]
-    assert after == before and len(before) == 18
+    assert after == before
+    assert len(before) == 18

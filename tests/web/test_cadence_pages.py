@@ -21,8 +21,10 @@ def test_my_day_lists_due_touches_and_the_reply_button_stops_the_cadence(site: S
     page = ada.get("/day")
     assert page.status_code == 200
     found = parse(page.text)
-    assert "day-touches" in found.tests and "touch-reply-L-1" in found.tests
-    assert "Jane Roe (Acme)" in page.text and "Thanks for reaching out" in page.text
+    assert "day-touches" in found.tests
+    assert "touch-reply-L-1" in found.tests
+    assert "Jane Roe (Acme)" in page.text
+    assert "Thanks for reaching out" in page.text
     assert "touch-reply-L-1" not in parse(site.browser("ben").get("/day").text).tests
     token = site.csrf(ada)
     refused = ada.post("/touches/lead:L-1", data={"outcome": "reply"})
@@ -30,7 +32,8 @@ def test_my_day_lists_due_touches_and_the_reply_button_stops_the_cadence(site: S
     assert _statuses(site, "lead:L-1")[0] == "open"
     answer = ada.post("/touches/lead:L-1", data={"outcome": "reply", "note": "Call Tue", "csrf_token": token,
                                                  "back": "/day"})  # fmt: skip
-    assert answer.status_code == 303 and answer.headers["location"] == "/day"
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/day"
     assert _statuses(site, "lead:L-1")[:2] == ["done", "stopped"]
     assert "touch-reply-L-1" not in parse(ada.get("/day").text).tests
 
@@ -42,16 +45,19 @@ def test_the_deal_page_shows_the_next_touch_and_starts_the_cadence(site: Site) -
     assert {"next-touch", "next-touch-none", "cadence-start"} <= set(page.tests)
     token = site.csrf(ben)
     started = ben.post(f"/cadences/deal:{deal.id}/start", data={"csrf_token": token, "back": f"/deals/{deal.id}"})
-    assert started.status_code == 303 and started.headers["location"] == f"/deals/{deal.id}"
+    assert started.status_code == 303
+    assert started.headers["location"] == f"/deals/{deal.id}"
     shown = ben.get(f"/deals/{deal.id}").text
     page = parse(shown)
-    assert "touch-meeting" in page.tests and "cadence-start" not in page.tests
+    assert "touch-meeting" in page.tests
+    assert "cadence-start" not in page.tests
     assert "step 1 of 6" in shown
     cyd = site.browser("cyd")
     other = cyd.post(f"/touches/{deal.id}", data={"outcome": "none", "csrf_token": site.csrf(cyd)})
     assert other.status_code in (403, 404)
     outside = ben.post(f"/touches/{deal.id}", data={"outcome": "meeting", "csrf_token": token, "back": "//evil"})
-    assert outside.status_code == 303 and outside.headers["location"] == "/day"
+    assert outside.status_code == 303
+    assert outside.headers["location"] == "/day"
     assert _statuses(site, f"deal:{deal.id}")[:2] == ["done", "stopped"]
     assert "next-touch-none" in parse(ben.get(f"/deals/{deal.id}").text).tests
 
@@ -72,7 +78,8 @@ def test_the_dashboards_show_cadence_compliance_of_the_readers_scope(site: Site)
     found = parse(page.text)
     assert {"cadence-metrics", "chart-cadence-rep", "chart-cadence-replies"} <= set(found.tests)
     # L-1's first touch on time, L-2's three days late, L-1's second (due on day 1) missed by day 3
-    assert 'data-test="cadence-on-time">33%<' in page.text and "3 / 1 / 1 / 1" in page.text
+    assert 'data-test="cadence-on-time">33%<' in page.text
+    assert "3 / 1 / 1 / 1" in page.text
     assert "0 of 1 ended · 0 dropped before five · 1 running" in page.text  # L-2 answered, L-1 runs on
     other = site.browser("cyd").get("/dashboards").text  # cyd sees only their own touches: none
-    assert 'data-test="cadence-on-time">–<' in other
+    assert 'data-test="cadence-on-time">\u2013<' in other  # an en dash: no touch was due
