@@ -218,8 +218,12 @@ def next_touch(connection: Connection, subject: str) -> NextTouch | None:
             )
         )  # fmt: skip
     if kind_of(subject) == "deal":
-        n = t.next_steps.c
-        query = select(n.action, n.due, n.owner, n.buyer_confirmed).where(n.deal_id == subject.split(":", 1)[1])
+        n, d = t.next_steps.c, t.deals.c
+        query = (
+            select(n.action, n.due, n.owner, n.buyer_confirmed)
+            .join_from(t.next_steps, t.deals, d.id == n.deal_id)
+            .where(n.deal_id == subject.split(":", 1)[1], d.status == "open")
+        )
         row = connection.execute(query).first()
         if row is not None:
             step = NextTouch(
