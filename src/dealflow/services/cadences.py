@@ -76,13 +76,15 @@ class _Subject:
     deal: Deal | None = None
 
 
-def _load_subject(connection: Connection, subject: str) -> _Subject:
+def _load_subject(connection: Connection, subject: str, *, with_process: bool = True) -> _Subject:
+    """A lead's or deal's status and owner, and (``with_process``) the process its cadence comes from."""
     key = subject.split(":", 1)[1]
     if kind_of(subject) == "lead":
         row = queries.get_lead(connection, lead_id=key)
         if row is None:
             raise NotFound(f"no lead '{key}'")
-        return _Subject(status=row.status, owner=row.owner, process=lead_process(connection))
+        process = lead_process(connection) if with_process else None
+        return _Subject(status=row.status, owner=row.owner, process=process)
     deal = load_deal(connection, deal_id=key)
     process = load_process(connection, key=deal.process, version=deal.process_version)
     return _Subject(status=deal.status, owner=deal.owner, process=process, deal=deal)
@@ -113,8 +115,8 @@ def start_lead_cadence(*, uow: UnitOfWork, actor_id: str, lead_id: str, process_
     """Start a just-captured lead's cadence when its process starts lead cadences at capture (the
     caller commits: this runs inside the capture's unit of work)."""
     subject = f"lead:{lead_id}"
-    found = _load_subject(uow.connection, subject)
-    process = lead_process(uow.connection, process_key=process_key) if process_key else found.process
+    found = _load_subject(uow.connection, subject, with_process=False)
+    process = lead_process(uow.connection, process_key=process_key)
     if not starts_on_create(cadence_for(process, "lead"), "lead"):
         return
     _start(uow, load_actor(uow.connection, user_id=actor_id), subject, _Subject(found.status, found.owner, process))
@@ -155,7 +157,7 @@ def record_touch(
 ) -> TouchRecorded:
     """Record the next open touch of a subject's cadence, with what came of it."""
     actor = load_actor(uow.connection, user_id=actor_id)
-    found = _load_subject(uow.connection, subject)
+    found = _load_subject(uow.connection, subject, with_process=False)
     run = tasks.running(uow.connection, subject=subject)
     decision = rules.record_touch(subject, run, outcome=outcome, note=note, actor=actor, now=uow.clock())
     recorded, _after = _record(uow, found, decision)
@@ -170,7 +172,7 @@ def record_touch(
 def stop_cadence(*, uow: UnitOfWork, actor_id: str, subject: str) -> None:
     """Stop a subject's running cadence by hand."""
     actor = load_actor(uow.connection, user_id=actor_id)
-    found = _load_subject(uow.connection, subject)
+    found = _load_subject(uow.connection, subject, with_process=False)
     decision = rules.stop_cadence(subject, tasks.running(uow.connection, subject=subject), actor=actor, now=uow.clock())
     _record(uow, found, decision)
     uow.commit()
