@@ -161,3 +161,19 @@ def test_cadence_metrics_match_a_count_from_the_events(team: Uow, engine: Engine
     assert total.due == sum(sum(v.values()) for v in want["by_rep"].values()) > 0
     assert sum(want["first"].values()) > 0
     assert any(v["late"] for v in want["by_rep"].values())
+
+
+def test_a_team_s_or_a_rep_s_compliance_covers_only_their_touches(team: Uow, engine: Engine, clock: Clock) -> None:
+    _play(team, engine, clock, 5)
+    today = clock.now.date()
+    want = _expected(engine, today, 1)["by_rep"]
+    with engine.connect() as connection:
+        east = measure_cadences(connection, today=today, team="east").compliance
+        west = measure_cadences(connection, today=today, team="west").compliance
+        ben = measure_cadences(connection, today=today, owner="ben", kind="deal").compliance
+    in_east = [v for rep, v in want.items() if rep in ("ada", "ben", "max", "cat")]
+    assert (east.on_time, east.late, east.missed) == tuple(
+        sum(v[k] for v in in_east) for k in ("on_time", "late", "missed")
+    )
+    assert west.due == sum(want["cyd"].values())
+    assert ben.due == sum(want["ben"].values())
