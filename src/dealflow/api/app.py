@@ -16,6 +16,7 @@ from dealflow.api import errors
 from dealflow.api.dependencies import Workspace
 from dealflow.api.routes import (
     auth,
+    cadences,
     deals,
     events,
     evidence,
@@ -38,6 +39,7 @@ PREFIX = "/api/v1"
 ROUTERS = tuple(
     m.router for m in (auth, users, tokens, processes, deals, evidence, handoffs, leads, events, reports, status)
 )
+ROUTERS += (cadences.router,)
 DESCRIPTION = """Run a team's sales process: deals that move only on evidence, handoffs, next steps,
 one event log, and the reports read off it.
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from dealflow.cli import (
     access,
     audit,
+    cadences,
     deals,
     events,
     forecast,
@@ -54,6 +55,7 @@ app.add_typer(deals.next_step_app, name="next-step")
 app.add_typer(handoffs.app, name="handoff")
 app.add_typer(events.app, name="events")
 app.add_typer(forecast.app, name="forecast")
+cadences.register(app)
 
 # Exit codes, one per kind of error (documented in the README).
 EXIT_CODES: tuple[tuple[type[DealflowError], int], ...] = (

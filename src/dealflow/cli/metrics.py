@@ -15,6 +15,7 @@ from dealflow.analytics.follow_up import Depth
 from dealflow.analytics.metrics import Metrics, MetricSet, compute_metrics
 from dealflow.analytics.periods import parse_period
 from dealflow.analytics.scope import DIMENSIONS
+from dealflow.cli import cadences
 from dealflow.cli.context import DbOption, JsonOption, console, print_json, workspace
 from dealflow.errors import InvalidInput
 
@@ -24,6 +25,7 @@ Filter = Annotated[str | None, typer.Option(help="Only deals with this value.", 
 
 
 def metrics(
+    ctx: typer.Context,
     process: Annotated[
         str | None, typer.Option(help="Process key (default: the only one installed, or the only one with deals).")
     ] = None,
@@ -39,6 +41,8 @@ def metrics(
     as_json: JsonOption = False,
 ) -> None:
     """Show the metrics of a process: funnel, time in stage, win rate, cycle, handoffs, next steps."""
+    if ctx.invoked_subcommand is not None:
+        return
     if by is not None and by not in DIMENSIONS:
         raise InvalidInput(f"cannot slice by {by!r} (choose {', '.join(DIMENSIONS)})", field="--by")
     chosen = parse_period(period) if period is not None else None
@@ -195,5 +199,8 @@ def _depth(depth: Depth) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    """Attach ``metrics`` to the root command."""
-    app.command("metrics")(metrics)
+    """Attach ``metrics`` (and its ``metrics cadence`` sub-command) to the root command."""
+    group = typer.Typer(help="Metrics of a process; `metrics cadence` for follow-up cadences.")
+    group.callback(invoke_without_command=True)(metrics)
+    group.command("cadence")(cadences.metrics_cadence)
+    app.add_typer(group, name="metrics")

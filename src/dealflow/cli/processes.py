@@ -77,6 +77,9 @@ def _describe(process: Process) -> None:
         parts.extend(f"needs: {c.describe()}" for c in outcome.criteria)
         out.print(f"{name}: {'; '.join(parts) or 'no requirements'}")
     out.print(f"cadence: {process.cadence.name}, {len(process.cadence.touches)} touches")
+    lead = process.leads.cadence
+    stops = ", ".join(lead.stop_on) or "nothing"
+    out.print(f"lead cadence: {lead.name}, {len(lead.touches)} touches, stops on {stops}")
 
 
 @app.command("show")

@@ -35,6 +35,10 @@ DEAL_DISQUALIFIED = "DealDisqualified"
 LEAD_CREATED = "LeadCreated"
 LEAD_DISQUALIFIED = "LeadDisqualified"
 LEAD_CONVERTED = "LeadConverted"
+LEAD_ASSIGNED = "LeadAssigned"
+CADENCE_STARTED = "CadenceStarted"
+TOUCH_DONE = "TouchDone"
+CADENCE_STOPPED = "CadenceStopped"
 
 # Deal events that change nothing outside the deal's own row (and its stage stays).
 DEAL_STATE_ONLY = frozenset(

@@ -8,7 +8,7 @@ from datetime import date
 
 from dealflow.process.criteria import Condition, Criterion, FieldCaptured, QualificationScore
 from dealflow.process.expressions import FUNCTION_NAMES, referenced_names, type_problem
-from dealflow.process.models import BUILTIN_FIELDS, CONTEXT_ITEMS, FieldType, Process
+from dealflow.process.models import BUILTIN_FIELDS, CONTEXT_ITEMS, Cadence, FieldType, Process
 
 Path = tuple[str | int, ...]
 
@@ -32,6 +32,7 @@ def check_process(process: Process) -> list[Problem]:
         *_moves(process),
         *_every_stage_can_be_left(process),
         *_cadence(process),
+        *_lead_cadence(process),
     ]
 
 
@@ -198,13 +199,23 @@ def _every_stage_can_be_left(process: Process) -> Iterator[Problem]:
 
 
 def _cadence(process: Process) -> Iterator[Problem]:
-    touches = process.cadence.touches
+    yield from _cadence_problems(process.cadence, ("cadence",))
+
+
+def _lead_cadence(process: Process) -> Iterator[Problem]:
+    yield from _cadence_problems(process.leads.cadence, ("leads", "cadence"))
+
+
+def _cadence_problems(cadence: Cadence, path: Path) -> Iterator[Problem]:
+    touches = cadence.touches
     days = [t.day for t in touches]
     if days != sorted(days):
-        yield Problem(("cadence", "touches"), "touches must be in order of their day")
+        yield Problem((*path, "touches"), "touches must be in order of their day")
     if len(touches) < 5:
         yield Problem(
-            ("cadence", "touches"),
+            (*path, "touches"),
             f"only {len(touches)} touches; most sales need five or more follow-ups",
             warning=True,
         )
+    if len(set(cadence.stop_on)) != len(cadence.stop_on):
+        yield Problem((*path, "stop_on"), "each outcome may be listed once")

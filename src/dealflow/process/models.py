@@ -124,6 +124,13 @@ class Cadence(_Model):
 
     name: Label = "Default follow-up"
     touches: tuple[Touch, ...] = Field(min_length=1)
+    # What ends the cadence early when a touch records it (a reply, a meeting booked).
+    stop_on: tuple[Literal["reply", "meeting"], ...] = ("reply", "meeting")
+    # When it starts: on_create (a lead's capture, a deal's creation) or on_request. By default a
+    # lead's cadence starts at capture and a deal's on request (see dealflow.process.cadences).
+    start: Literal["on_create", "on_request"] | None = None
+    # A touch done within this many days after its due day counts as on time (compliance).
+    grace_days: int = Field(default=1, ge=0, le=30)
 
 
 DEFAULT_CADENCE = Cadence(
@@ -137,9 +144,23 @@ DEFAULT_CADENCE = Cadence(
     )
 )
 
+DEFAULT_LEAD_CADENCE = Cadence(
+    name="New lead follow-up",
+    touches=(
+        Touch(day=0, channel="email", template="Thanks for reaching out: two questions and a time to talk"),
+        Touch(day=1, channel="call", template="Call to qualify: need, timing, who decides"),
+        Touch(day=3, channel="email", template="A short customer story from their industry"),
+        Touch(day=6, channel="call", template="Second call: propose a discovery meeting"),
+        Touch(day=10, channel="linkedin", template="Connect with a useful resource, no ask"),
+        Touch(day=14, channel="email", template="Break-up note: keep talking or close the file?"),
+    ),
+)
+
 
 class LeadRules(_Model):
     """How leads are taken in, scored, routed and turned into deals (the ``leads:`` section)."""
+
+    cadence: Cadence = DEFAULT_LEAD_CADENCE
 
 
 class Overrides(_Model):

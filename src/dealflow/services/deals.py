@@ -19,6 +19,7 @@ from dealflow.domain.moves import move_deal as decide_move
 from dealflow.domain.outcomes import close_deal as decide_close
 from dealflow.errors import InvalidInput, NotFound
 from dealflow.process.models import Process
+from dealflow.services import cadences
 from dealflow.services.lookups import load_actor, load_actor_and_deal, load_deal, load_process, pick_receiver, refuse
 from dealflow.store import queries
 from dealflow.store import tables as t
@@ -67,6 +68,7 @@ def create_deal(
     if isinstance(decision, Refusal):
         refuse(decision)
     deal = record_deal_events(uow, deal=None, found=decision)
+    deal = cadences.start_on_deal_created(uow=uow, actor=actor, deal=deal, process=process)
     uow.commit()
     return deal
 

@@ -31,6 +31,7 @@ from dealflow.process.models import Process, Stage
 from dealflow.services import deals as sd
 from dealflow.services import leads as sl
 from dealflow.services import workspace as ws
+from dealflow.services.demo_cadences import FOLLOWED_LEADS, seed_cadences
 from dealflow.store import queries
 from dealflow.store.engine import make_engine
 from dealflow.store.unit_of_work import UnitOfWork
@@ -299,6 +300,7 @@ def _seed(engine: Engine, *, deals: int, seed: int, now: datetime | None) -> str
         seeder.clock.now = start
         _run_deal(seeder, number, target, ending)
     _add_leads(seeder)
+    followed = seed_cadences(engine, rng=rng, limit=limit, owners=SDRS)
     with seeder.uow() as uow:
         rows = queries.list_deals(uow.connection, status=None, limit=deals)
         pending = queries.list_handoffs(uow.connection)
@@ -307,7 +309,7 @@ def _seed(engine: Engine, *, deals: int, seed: int, now: datetime | None) -> str
         blocked = next((r for r in first if (g := gates[r.id]) is not None and not g.passed), first[0])
     lines = [
         f"{len(TEAM)} users in {len(MANAGER_OF)} teams ({', '.join(u[0] for u in TEAM)}), {len(ACCOUNTS)} accounts, "
-        f"{deals} deals, {len(LEADS)} leads",
+        f"{deals} deals, {len(LEADS) + len(FOLLOWED_LEADS)} leads, {followed} follow-up cadences",
         f"open deals by stage: {_count_by_stage(rows)}",
         "",
         "try:",
@@ -316,6 +318,8 @@ def _seed(engine: Engine, *, deals: int, seed: int, now: datetime | None) -> str
         f"  dealflow deal move {blocked.id} {seeder.process.stages[1].key} --as {blocked.owner}",
         "  dealflow handoff list",
         "  dealflow lead list",
+        f"  dealflow day --as {SDRS[0]}",
+        "  dealflow metrics cadence",
     ]
     if pending:
         lines.append(f"  dealflow handoff accept {pending[0].id} --as {pending[0].to_owner}")

@@ -7,6 +7,7 @@ from typing import Any
 from dealflow.domain.decisions import Refusal
 from dealflow.domain.leads import Lead, convert_lead, create_lead, disqualify_lead
 from dealflow.errors import NotFound
+from dealflow.services import cadences
 from dealflow.services import deals as sd
 from dealflow.services.lookups import load_actor, load_process, refuse
 from dealflow.store import queries
@@ -40,6 +41,8 @@ def capture_lead(
     )
     assert not isinstance(found, Refusal)
     record_events(uow, found)
+    # Cadence: the lead's follow-up touches start at capture (unless its process says on request).
+    cadences.start_lead_cadence(uow=uow, actor_id=actor.id, lead_id=lead_id)
     uow.commit()
     return lead_id
 

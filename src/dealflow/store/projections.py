@@ -13,6 +13,7 @@ from dealflow.domain.deals import Deal
 from dealflow.domain.events import Event
 from dealflow.errors import Conflict
 from dealflow.store import tables as t
+from dealflow.store.cadence_tasks import project_cadence
 from dealflow.store.user_changes import project_user_change
 
 _NUMBERED = re.compile(r"^D-(\d{1,9})$")
@@ -168,6 +169,7 @@ def project_side_tables_in_bulk(connection: Connection, numbered: Sequence[tuple
 def project_side_tables(connection: Connection, seq: int, event: Event) -> None:
     """Write what ``event`` changes outside the deals table (the event's ``seq`` keys activities)."""
     data, key = event.data, ev.stream_id(event.stream)
+    project_cadence(connection, seq, event)
     match event.type:
         case ev.PROCESS_INSTALLED:
             row = {k: data[k] for k in ("key", "version", "name", "source")}

@@ -316,6 +316,33 @@ forecast_snapshot_deals = Table(
     Column("rep_probability", Float),
 )
 
+# One row per touch of every cadence started on a lead or a deal (a projection of CadenceStarted,
+# TouchDone and CadenceStopped; owners follow LeadAssigned, DealReassigned and HandoffAccepted).
+# ``run`` is the seq of the CadenceStarted event. Status: planned (a later step), open (the next
+# step), overdue (the next step past its day, marked by the due pass), done, stopped.
+cadence_tasks = Table(
+    "cadence_tasks",
+    metadata,
+    Column("run", BigInteger, primary_key=True, autoincrement=False),
+    Column("step", Integer, primary_key=True, autoincrement=False),
+    Column("subject", String(80), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("cadence", String(200), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("template", Text, nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("owner", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("done_at", Timestamp),
+    Column("done_by", String(64)),
+    Column("outcome", String(16)),
+    Column("days_late", Integer),  # days between the due day and the day it was done (0: on the day)
+    Column("stop_reason", String(32)),
+    Index("ix_cadence_tasks_owner_status_due_on", "owner", "status", "due_on"),
+    Index("ix_cadence_tasks_status_due_on", "status", "due_on"),
+    Index("ix_cadence_tasks_subject_status", "subject", "status"),
+)
+
 PROJECTIONS = (
     processes,
     users,
@@ -330,6 +357,7 @@ PROJECTIONS = (
     handoffs,
     deal_contacts,
     leads,
+    cadence_tasks,
 )
 
 # Who may get in, and what they asked for: records of access, not projections of events, so

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection
 
+from dealflow.analytics.cadence import CadenceMetrics, measure_cadences
 from dealflow.analytics.forecast_runs import forecast_period
 from dealflow.analytics.metrics import compute_metrics
 from dealflow.analytics.periods import Period, parse_period, period_of
@@ -76,6 +77,7 @@ def dashboards(
         forecast = None
         if rules.may_administer(me.actor, "see the forecast") is None:
             forecast = _forecast(uow.connection, found.process, now)
+        cadence = measure_cadences(uow.connection, today=now.date(), owner=owner, team=team)
     conversion = [(s.name, None if s.conversion is None else s.conversion * 100) for s in found.stage_conversion]
     return render(
         request, "dashboards.html", me, metrics=found, period=period or "",
@@ -83,5 +85,26 @@ def dashboards(
         funnel=bars([(s.name, float(s.entered)) for s in found.stage_conversion], unit="deals"),
         conversion=bars(conversion, unit="%", maximum=100.0),
         days=bars([(t.name, t.median_days) for t in found.time_in_stage], unit="days"),
-        trend=bars(trend, unit="%", maximum=100.0), forecast=forecast,
+        trend=bars(trend, unit="%", maximum=100.0), forecast=forecast, **_cadence_charts(cadence),
     )  # fmt: skip
+
+
+def _percent(share: float | None) -> float | None:
+    return None if share is None else share * 100
+
+
+def _cadence_charts(found: CadenceMetrics) -> dict[str, Any]:
+    """The cadence section: compliance per rep and per step, reply and meeting rates per step."""
+    return {
+        "cadence": found,
+        "cadence_by_rep": bars([(r.key, _percent(r.share_on_time)) for r in found.by_rep], unit="%", maximum=100.0),
+        "cadence_by_step": bars(
+            [(f"step {r.key}", _percent(r.share_on_time)) for r in found.by_step], unit="%", maximum=100.0
+        ),
+        "cadence_replies": bars(
+            [(f"step {r.key}", _percent(r.reply_rate)) for r in found.outcomes_by_step], unit="%", maximum=100.0
+        ),
+        "cadence_meetings": bars(
+            [(f"step {r.key}", _percent(r.meeting_rate)) for r in found.outcomes_by_step], unit="%", maximum=100.0
+        ),
+    }

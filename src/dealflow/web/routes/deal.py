@@ -21,6 +21,7 @@ from dealflow.web import forms
 from dealflow.web.checklist import gate_items, next_stage
 from dealflow.web.evidence_forms import evidence_commands
 from dealflow.web.rendering import render
+from dealflow.web.routes.touches import next_touch_context
 from dealflow.web.sessions import PageUser, PageWriter
 
 router = APIRouter()
@@ -40,13 +41,15 @@ def deal_page(deal_id: str, request: Request, me: PageUser, workspace: Workspace
         contacts = queries.deal_contacts(connection, deal_id=deal_id)
         candidates = contacts_for(connection, account_id=deal.account_id)
         now = uow.clock()
+        back = f"/deals/{deal_id}"
+        touch = next_touch_context(connection, subject=deal_stream(deal_id), status=deal.status, back=back)
     ahead = next_stage(deal, process)
     return render(
         request, "deal.html", me, deal=deal, process=process, stage=process.stage(deal.stage), ahead=ahead,
         ahead_stage=process.stage(ahead) if ahead else None,
         items=gate_items(deal, process, ahead, now) if ahead else [], handoff=handoff,
         timeline=timeline, contacts=contacts, candidates=candidates, activity_kinds=ACTIVITY_KINDS,
-        now=now,
+        now=now, today=now.date(), **touch,
     )  # fmt: skip
 
 

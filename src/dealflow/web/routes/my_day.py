@@ -11,6 +11,7 @@ from dealflow.analytics.inspection import inspect_deals
 from dealflow.api.dependencies import WorkspaceDep
 from dealflow.domain.access import scope_of
 from dealflow.services import access
+from dealflow.store import cadence_tasks as tasks
 from dealflow.store import listings
 from dealflow.store.listings import Window
 from dealflow.web.rendering import render
@@ -26,7 +27,8 @@ def _day_end(now: datetime) -> datetime:
 
 @router.get("/day", response_class=HTMLResponse)
 def my_day(request: Request, me: PageUser, workspace: WorkspaceDep) -> Response:
-    """Your next steps due today, the overdue ones, open deals with none, and handoffs to accept."""
+    """Your cadence touches and next steps due today, the overdue ones, open deals with no next step,
+    and handoffs to accept."""
     scope = scope_of(me.actor)
     with workspace.unit() as uow:
         now = uow.clock()
@@ -34,13 +36,16 @@ def my_day(request: Request, me: PageUser, workspace: WorkspaceDep) -> Response:
         handoffs = listings.page_handoffs(
             uow.connection, scope, Window(limit=LIMIT), to_owner=me.actor.id, status="pending"
         )
+        today = tasks.as_of(now)
+        touches = tasks.due_tasks(uow.connection, owner=me.actor.id, today=today, limit=LIMIT)
+        names = tasks.titles(uow.connection, [t.subject for t in touches])
     dated = [d for d in deals.rows if d.next_step_due is not None]
     return render(
         request, "day.html", me, now=now,
         overdue=[d for d in dated if d.next_step_due < now],
         due_today=[d for d in dated if now <= d.next_step_due < _day_end(now)],
         without=[d for d in deals.rows if d.next_step is None],
-        handoffs=handoffs.rows,
+        handoffs=handoffs.rows, touches=touches, names=names, today=today,
     )  # fmt: skip
 
 
