@@ -20,6 +20,7 @@ from dealflow.api.routes import (
     events,
     evidence,
     handoffs,
+    intake,
     leads,
     processes,
     reports,
@@ -36,7 +37,8 @@ from dealflow.web import site
 PREFIX = "/api/v1"
 # Every router of the API, each mounted under PREFIX.
 ROUTERS = tuple(
-    m.router for m in (auth, users, tokens, processes, deals, evidence, handoffs, leads, events, reports, status)
+    m.router
+    for m in (auth, users, tokens, processes, deals, evidence, handoffs, leads, events, reports, status, intake)
 )
 DESCRIPTION = """Run a team's sales process: deals that move only on evidence, handoffs, next steps,
 one event log, and the reports read off it.

@@ -17,6 +17,7 @@ from dealflow.cli import (
     handoffs,
     imports,
     inspect,
+    intake,
     leads,
     metrics,
     processes,
@@ -46,6 +47,7 @@ metrics.register(app)
 inspect.register(app)
 audit.register(app)
 access.register(app)
+intake.register(app)
 app.add_typer(processes.app, name="process")
 app.add_typer(leads.app, name="lead")
 app.add_typer(deals.app, name="deal")

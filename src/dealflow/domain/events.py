@@ -35,6 +35,9 @@ DEAL_DISQUALIFIED = "DealDisqualified"
 LEAD_CREATED = "LeadCreated"
 LEAD_DISQUALIFIED = "LeadDisqualified"
 LEAD_CONVERTED = "LeadConverted"
+LEAD_ASSIGNED = "LeadAssigned"
+LEAD_ESCALATED = "LeadEscalated"
+LEAD_RESUBMITTED = "LeadResubmitted"
 
 # Deal events that change nothing outside the deal's own row (and its stage stays).
 DEAL_STATE_ONLY = frozenset(
