@@ -8,6 +8,7 @@ LeadResubmitted; one that matches a known contact or account creates a lead link
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from dealflow.services.lookups import load_actor, load_process
 from dealflow.store import queries
 from dealflow.store import tables as t
 from dealflow.store.event_log import record_events
+from dealflow.store.lead_intake import lock_lead_numbers
 from dealflow.store.unit_of_work import Clock, UnitOfWork
 
 WINDOW = timedelta(minutes=1)
@@ -170,6 +172,8 @@ def submit(
                     uow.connection, email=submission.email, name=submission.name, company=submission.company
                 )
                 outcome = "resubmitted" if found is not None and found.kind == "lead" else "created"
+                if outcome == "created":
+                    lock_lead_numbers(uow.connection)
                 _attempt(uow.connection, address=address, form=form.key, now=now, outcome=outcome)
                 actor = form_actor(form)
                 return take(uow, process=process, form=form, submission=submission, actor=actor, found=found)
@@ -191,6 +195,7 @@ def attempt_counts(connection: Connection, *, form: str | None = None) -> dict[s
 # CSV import ------------------------------------------------------------------------------------
 
 IMPORT_COLUMNS = ("name", "email", "company", "source")
+COLUMN_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # other columns kept as lead fields (others ignored)
 
 
 @dataclass(frozen=True)
@@ -209,9 +214,9 @@ def _import_form(table: Table, source: str) -> Form:
     extra = [c for c in table.header if c and c not in (*IMPORT_COLUMNS,)]
     for column in extra:
         key = column.strip().lower().replace(" ", "_").replace("-", "_")
-        if key and key.isidentifier() and key not in {f.key for f in fields}:
+        if COLUMN_KEY.match(key) and key != "no_honeypot_on_imports" and key not in {f.key for f in fields}:
             fields.append(FormField(key=key, max_length=1000))
-    return Form(key="import", source=source, fields=tuple(fields), honeypot="__none__")
+    return Form(key="import", source=source, fields=tuple(fields), honeypot="no_honeypot_on_imports")
 
 
 def _row_values(row: Mapping[str, str], form: Form) -> dict[str, str]:
@@ -248,6 +253,7 @@ def import_leads(*, uow: UnitOfWork, actor_id: str, table: Table, process_key: s
         )
     created: list[str] = []
     already = 0
+    lock_lead_numbers(uow.connection)
     for submission, row_source in checked:
         found = find_match(uow.connection, email=submission.email, name=submission.name, company=submission.company)
         if found is not None and found.kind == "lead":

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, text, update
 
 from dealflow.domain import events as ev
 from dealflow.domain.events import Event
@@ -82,3 +82,13 @@ def project_intake(connection: Connection, event: Event) -> None:
             connection.execute(update(leads).where(leads.c.id == key).values(touched_at=event.at, sla_due_at=None))
         case _:
             pass
+
+
+LEAD_NUMBERS_LOCK = 0x1EAD  # the advisory lock that orders intake's new lead numbers on PostgreSQL
+
+
+def lock_lead_numbers(connection: Connection) -> None:
+    """Hold new lead numbers until this transaction ends, so concurrent intake posts on PostgreSQL
+    queue for ``L-n`` instead of colliding (SQLite has one writer at a time anyway)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEAD_NUMBERS_LOCK})
