@@ -97,7 +97,8 @@ def test_a_lead_no_rule_places_goes_to_the_fallback_with_the_reason(desk: Uow, e
     row = lead(engine, received.lead_id)
     assert row.owner == "max"
     (assigned,) = events_of(engine, received.lead_id, "LeadAssigned")
-    assert assigned.data["rule"] == "fallback" and "no routing rule matched" in assigned.data["reason"]
+    assert assigned.data["rule"] == "fallback"
+    assert "no routing rule matched" in assigned.data["reason"]
 
 
 def test_reps_away_are_skipped_until_they_are_back(desk: Uow, engine: Engine, clock: Clock) -> None:
@@ -171,7 +172,8 @@ def test_round_robin_turns_are_not_shared_by_concurrent_posts(
     with engine.connect() as connection:
         owners = Counter(connection.execute(select(t.leads.c.owner)).scalars())
         turns = connection.execute(select(t.routing_turns.c.turns)).scalar_one()
-    assert owners == {"ada": 10, "eve": 10} and turns == 20
+    assert owners == {"ada": 10, "eve": 10}
+    assert turns == 20
 
 
 # Dedupe ----------------------------------------------------------------------------------------
@@ -180,9 +182,12 @@ def test_round_robin_turns_are_not_shared_by_concurrent_posts(
 def test_a_repeated_email_is_a_resubmission_not_a_new_lead(desk: Uow, engine: Engine, clock: Clock) -> None:
     first = post(engine, clock, name="Ann Lee", email="ann@acme.io", region="east")
     again = post(engine, clock, name="Ann", email="ANN@Acme.IO", region="east", message="still keen")
-    assert again.outcome == "resubmitted" and again.lead_id == first.lead_id and count(engine) == 1
+    assert again.outcome == "resubmitted"
+    assert again.lead_id == first.lead_id
+    assert count(engine) == 1
     (resubmitted,) = events_of(engine, first.lead_id, "LeadResubmitted")
-    assert resubmitted.data["form"] == "website" and resubmitted.data["fields"]["message"] == "still keen"
+    assert resubmitted.data["form"] == "website"
+    assert resubmitted.data["fields"]["message"] == "still keen"
     assert resubmitted.data["matched_by"] == "email"
 
 
@@ -190,7 +195,9 @@ def test_the_same_person_at_the_same_company_is_a_duplicate(desk: Uow, engine: E
     first = post(engine, clock, name="Ann Lee", email="ann@gmail.com", company="Acme, Inc.")
     again = post(engine, clock, name="ann lee", email="ann.lee@yahoo.com", company="ACME")
     other = post(engine, clock, name="Bob Stone", email="bob@gmail.com", company="Acme")
-    assert again.lead_id == first.lead_id and other.outcome == "created" and count(engine) == 2
+    assert again.lead_id == first.lead_id
+    assert other.outcome == "created"
+    assert count(engine) == 2
 
 
 def test_a_closed_lead_does_not_swallow_a_new_post(desk: Uow, engine: Engine, clock: Clock) -> None:
@@ -199,7 +206,8 @@ def test_a_closed_lead_does_not_swallow_a_new_post(desk: Uow, engine: Engine, cl
         sl.disqualify(uow=uow, actor_id="root", lead_id=str(first.lead_id), reason="no_fit", process_key="standard")
     assert lead(engine, first.lead_id).sla_due_at is None  # closing it stops the clock
     again = post(engine, clock, name="Ann", email="ann@acme.io")
-    assert again.outcome == "created" and again.lead_id != first.lead_id
+    assert again.outcome == "created"
+    assert again.lead_id != first.lead_id
 
 
 def test_a_known_contact_or_account_links_the_new_lead(desk: Uow, engine: Engine, clock: Clock) -> None:
@@ -227,7 +235,9 @@ def test_dedupe_keys_survive_a_rebuild(desk: Uow, engine: Engine, clock: Clock) 
         rebuild(uow)
         uow.commit()
     after = lead(engine, received.lead_id)
-    assert before == after and after.company_key == "acme" and after.owner == "ada"
+    assert before == after
+    assert after.company_key == "acme"
+    assert after.owner == "ada"
 
 
 # Spam protection -------------------------------------------------------------------------------
@@ -235,7 +245,9 @@ def test_dedupe_keys_survive_a_rebuild(desk: Uow, engine: Engine, clock: Clock) 
 
 def test_the_honeypot_drops_the_post_silently_and_counts_it(desk: Uow, engine: Engine, clock: Clock) -> None:
     received = post(engine, clock, name="Bot", email="bot@x.com", website_url="http://spam.example")
-    assert received.outcome == "spam" and received.lead_id is None and count(engine) == 0
+    assert received.outcome == "spam"
+    assert received.lead_id is None
+    assert count(engine) == 0
     with engine.connect() as connection:
         assert intake.attempt_counts(connection) == {"spam": 1}
 
@@ -256,7 +268,8 @@ def test_one_address_is_limited_per_minute_with_a_clear_message(desk: Uow, engin
 def test_hostile_input_is_refused_naming_the_field_and_writes_no_lead(desk: Uow, engine: Engine, clock: Clock) -> None:
     with pytest.raises(InvalidInput) as caught:
         post(engine, clock, name="A", email="a@b.co", message="x" * 100_000)
-    assert caught.value.field == "message" and "at most 4,000" in caught.value.message
+    assert caught.value.field == "message"
+    assert "at most 4,000" in caught.value.message
     with pytest.raises(InvalidInput) as caught:
         post(engine, clock, name="A", email="<script>alert(1)</script>")
     assert caught.value.field == "email"
@@ -278,11 +291,13 @@ def test_an_untouched_lead_escalates_and_is_reassigned_once(desk: Uow, engine: E
     assert routing.escalate_overdue_leads(engine, now) == 1
     assert routing.escalate_overdue_leads(engine, now) == 0
     row = lead(engine, received.lead_id)
-    assert row.owner == "eve" and row.sla_due_at == now.replace(minute=31)
+    assert row.owner == "eve"
+    assert row.sla_due_at == now.replace(minute=31)
     (escalated,) = events_of(engine, received.lead_id, "LeadEscalated")
     assert escalated.data == {"previous_owner": "ada", "owner": "eve", "overdue_minutes": 1, "escalate_to": "max"}
     reassigned = events_of(engine, received.lead_id, "LeadAssigned")[-1].data
-    assert reassigned["previous_owner"] == "ada" and "not touched within 15 min" in reassigned["reason"]
+    assert reassigned["previous_owner"] == "ada"
+    assert "not touched within 15 min" in reassigned["reason"]
     assert "ada already had it" not in reassigned["reason"] or reassigned["owner"] == "eve"
 
 
@@ -325,7 +340,8 @@ def test_the_csv_import_routes_and_skips_what_is_there(desk: Uow, engine: Engine
     )
     with desk() as uow:
         found = intake.import_leads(uow=uow, actor_id="root", table=read_table(path), process_key="standard")
-    assert len(found.created) == 2 and found.already == 1
+    assert len(found.created) == 2
+    assert found.already == 1
     rows = [lead(engine, lead_id) for lead_id in found.created]
     assert [(r.owner, r.source, r.fields) for r in rows] == [
         ("ada", "event", {"region": "east"}),
@@ -333,7 +349,9 @@ def test_the_csv_import_routes_and_skips_what_is_there(desk: Uow, engine: Engine
     ]
     with desk() as uow:
         again = intake.import_leads(uow=uow, actor_id="root", table=read_table(path), process_key="standard")
-    assert again.created == [] and again.already == 3 and count(engine) == 2
+    assert again.created == []
+    assert again.already == 3
+    assert count(engine) == 2
 
 
 def test_a_csv_with_bad_rows_imports_nothing_and_names_them(desk: Uow, engine: Engine, tmp_path: Path) -> None:
@@ -342,7 +360,8 @@ def test_a_csv_with_bad_rows_imports_nothing_and_names_them(desk: Uow, engine: E
         intake.import_leads(uow=uow, actor_id="root", table=read_table(path), process_key="standard")
     message = caught.value.message
     assert "2 bad rows, nothing imported" in message
-    assert "line 3: name: must not be empty" in message and "line 4: email: not an email address" in message
+    assert "line 3: name: must not be empty" in message
+    assert "line 4: email: not an email address" in message
     assert count(engine) == 0
     with desk() as uow, pytest.raises(InvalidInput, match="missing column 'name'"):
         intake.import_leads(

@@ -70,7 +70,9 @@ def test_bad_emails_are_refused(email: str) -> None:
 def test_script_tags_are_kept_as_text_and_the_honeypot_marks_spam() -> None:
     hostile = "<script>alert(1)</script>"
     found = check_submission(FORM, {"name": hostile, "email": "a@b.co", "message": hostile})
-    assert found.name == hostile and found.fields["message"] == hostile and not found.spam
+    assert found.name == hostile
+    assert found.fields["message"] == hostile
+    assert not found.spam
     assert check_submission(FORM, {"name": "Bot", "email": "x", FORM.honeypot: "http://spam"}).spam
 
 
@@ -146,7 +148,9 @@ def test_least_loaded_picks_the_rep_with_fewest_open_leads() -> None:
     reps = (Rep("ada", ("sdr",), "east", open_leads=4), Rep("eve", ("sdr",), "east", open_leads=1))
     rules = routing(strategy="least_loaded", rules=[{"name": "east", "team": "east"}])
     found = r.plan(rules, {}, reps, pool_prefix="p")
-    assert isinstance(found, Assignment) and found.owner == "eve" and "least loaded" in found.reason
+    assert isinstance(found, Assignment)
+    assert found.owner == "eve"
+    assert "least loaded" in found.reason
 
 
 def test_reps_away_or_at_capacity_are_skipped_and_the_reason_says_so() -> None:
@@ -155,20 +159,28 @@ def test_reps_away_or_at_capacity_are_skipped_and_the_reason_says_so() -> None:
     found = r.plan(
         rules, {"region": "east"}, (reps[0], Rep("eve", ("sdr",), "east", open_leads=2), *REPS[2:]), pool_prefix="p"
     )
-    assert isinstance(found, Plan) and found.candidates == ("eve",) and "ada is away" in found.note
+    assert isinstance(found, Plan)
+    assert found.candidates == ("eve",)
+    assert "ada is away" in found.note
     full = r.plan(rules, {"region": "east"}, reps, pool_prefix="p")
-    assert isinstance(full, Assignment) and full.rule == "fallback"
-    assert "ada is away" in full.reason and "eve is at capacity (3 open leads)" in full.reason
+    assert isinstance(full, Assignment)
+    assert full.rule == "fallback"
+    assert "ada is away" in full.reason
+    assert "eve is at capacity (3 open leads)" in full.reason
 
 
 def test_a_rule_matching_nobody_falls_back_to_the_declared_fallback() -> None:
     found = r.plan(TERRITORIES, {"region": "mars"}, REPS, pool_prefix="p")
-    assert isinstance(found, Assignment) and found.rule == "fallback"
-    assert "no routing rule matched" in found.reason and "region=mars" in found.reason
+    assert isinstance(found, Assignment)
+    assert found.rule == "fallback"
+    assert "no routing rule matched" in found.reason
+    assert "region=mars" in found.reason
     assert found.owner == "max"  # the least loaded manager
     nobody_west = tuple(rep for rep in REPS if rep.id != "lee")
     west = r.plan(TERRITORIES, {"region": "west"}, nobody_west, pool_prefix="p")
-    assert isinstance(west, Assignment) and west.owner == "wes" and "team west" in west.reason
+    assert isinstance(west, Assignment)
+    assert west.owner == "wes"
+    assert "team west" in west.reason
     by_user = routing(rules=[{"name": "x", "team": "nowhere", "fallback": {"user": "root"}}])
     assert decide(by_user, {}) == ["root"]
 
@@ -176,13 +188,16 @@ def test_a_rule_matching_nobody_falls_back_to_the_declared_fallback() -> None:
 def test_without_any_fallback_a_lead_still_gets_an_owner() -> None:
     rules = routing(rules=[{"name": "x", "team": "nowhere"}])
     found = r.plan(rules, {}, REPS, pool_prefix="p")
-    assert isinstance(found, Assignment) and found.owner == "root" and "no fallback" in found.reason
+    assert isinstance(found, Assignment)
+    assert found.owner == "root"
+    assert "no fallback" in found.reason
     assert r.plan(rules, {}, (), pool_prefix="p") is None
 
 
 def test_escalation_excludes_the_previous_owner() -> None:
     found = r.plan(TERRITORIES, {"region": "east"}, REPS, pool_prefix="p", exclude=["ada"])
-    assert isinstance(found, Plan) and found.candidates == ("eve",)
+    assert isinstance(found, Plan)
+    assert found.candidates == ("eve",)
 
 
 def test_process_checks_name_unknown_roles_in_routing() -> None:
@@ -194,5 +209,7 @@ def test_process_checks_name_unknown_roles_in_routing() -> None:
 
 def test_the_standard_template_routes_by_the_demo_teams() -> None:
     rules = STANDARD.leads.routing
-    assert rules is not None and {rule.team for rule in rules.rules} == {"east", "west"}
-    assert STANDARD.leads.speed_to_lead is not None and STANDARD.leads.speed_to_lead.within.total_seconds() == 900
+    assert rules is not None
+    assert {rule.team for rule in rules.rules} == {"east", "west"}
+    assert STANDARD.leads.speed_to_lead is not None
+    assert STANDARD.leads.speed_to_lead.within.total_seconds() == 900
