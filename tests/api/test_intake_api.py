@@ -129,3 +129,18 @@ def test_a_flood_from_one_address_gets_429_with_a_clear_message(api: Api) -> Non
     assert len(leads(api)) == 5
     api.clock.advance(minutes=2)
     assert client.post("/api/v1/intake/website", json={"name": "P8", "email": "p8@p8.io"}).status_code == 200
+
+
+def test_a_user_is_set_away_over_rest_and_routing_skips_them(api: Api) -> None:
+    sdrs(api)
+    until = api.clock.now.replace(day=api.clock.now.day + 2).isoformat()
+    answer = api.client("ada").put("/api/v1/users/ada/away", json={"until": until})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["away_until"] is not None
+    assert api.client("ada").put("/api/v1/users/eve/away", json={"until": until}).status_code == 403
+    assert api.client("ada").put("/api/v1/users/ada/away", json={"until": "2026-01-01T00:00:00"}).status_code == 422
+    for i in range(2):
+        api.client().post("/api/v1/intake/website", json={"name": f"P{i}", "email": f"p{i}@p{i}.io", "region": "east"})
+    assert [r.owner for r in leads(api)] == ["eve", "eve"]
+    back = api.client("max").put("/api/v1/users/ada/away", json={"until": None})
+    assert back.json()["away_until"] is None

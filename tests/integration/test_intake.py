@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from dealflow.errors import InvalidInput, TooManyAttempts
+from dealflow.errors import Forbidden, InvalidInput, TooManyAttempts
 from dealflow.imports.csvfiles import read_table
 from dealflow.process.loading import load_template
 from dealflow.services import intake, routing
@@ -122,7 +122,7 @@ def test_reps_away_are_skipped_until_they_are_back(desk: Uow, engine: Engine, cl
     assert owners == {"ada", "eve"}
     with desk() as uow, pytest.raises(InvalidInput, match="must be after"):
         routing.set_away(uow=uow, actor_id="ada", user_id="ada", until=clock.now.replace(year=2020))
-    with desk() as uow, pytest.raises(InvalidInput, match="only the user"):
+    with desk() as uow, pytest.raises(Forbidden, match="only the user"):
         routing.set_away(uow=uow, actor_id="ada", user_id="eve", until=clock.now.replace(day=28))
 
 

@@ -21,7 +21,7 @@ from dealflow.domain import routing as rules
 from dealflow.domain.decisions import Actor, event
 from dealflow.domain.events import Event
 from dealflow.domain.routing import Assignment, Plan, Rep
-from dealflow.errors import InvalidInput, NotFound
+from dealflow.errors import Forbidden, InvalidInput, NotFound
 from dealflow.process.lead_intake import Routing, SpeedToLead
 from dealflow.process.models import Process
 from dealflow.services.lookups import load_actor, load_process
@@ -154,7 +154,7 @@ def set_away(
     actor = load_actor(uow.connection, user_id=actor_id)
     load_actor(uow.connection, user_id=user_id)
     if actor.id != user_id and not actor.holds("manager", "revops", "admin"):
-        raise InvalidInput("only the user, a manager, revops or admin may set someone's absence", field="user")
+        raise Forbidden("only the user, a manager, revops or admin may set someone's absence")
     now = uow.clock()
     start = since or now
     if until is not None and until <= start:
