@@ -263,6 +263,10 @@ def test_one_address_is_limited_per_minute_with_a_clear_message(desk: Uow, engin
     assert post(engine, clock, per_minute=5, name="Later", email="l@l.com").outcome == "created"
     with engine.connect() as connection:
         assert intake.attempt_counts(connection) == {"created": 7, "limited": 1}
+    clock.advance(days=1, seconds=1)
+    post(engine, clock, per_minute=5, name="Next day", email="n@n.com")
+    with engine.connect() as connection:
+        assert intake.attempt_counts(connection) == {"created": 1}  # a day's posts are kept, no more
 
 
 def test_hostile_input_is_refused_naming_the_field_and_writes_no_lead(desk: Uow, engine: Engine, clock: Clock) -> None:

@@ -421,6 +421,7 @@ intake_attempts = Table(
     Column("at", Timestamp, nullable=False),
     Column("outcome", String(16), nullable=False),  # created, resubmitted, spam, rejected, limited
     Index("ix_intake_attempts_address_at", "address", "at"),
+    Index("ix_intake_attempts_at", "at"),  # the purge of posts older than a day
 )
 
 # Round-robin turns per routing pool: one row per pool, incremented in the assigning transaction

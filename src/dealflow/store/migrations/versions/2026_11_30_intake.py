@@ -76,6 +76,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_intake_attempts")),
     )
     op.create_index("ix_intake_attempts_address_at", "intake_attempts", ["address", "at"], unique=False)
+    op.create_index("ix_intake_attempts_at", "intake_attempts", ["at"], unique=False)
     op.create_table(
         "routing_turns",
         sa.Column("pool", sa.String(length=200), nullable=False),
@@ -87,6 +88,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("routing_turns")
+    op.drop_index("ix_intake_attempts_at", table_name="intake_attempts")
     op.drop_index("ix_intake_attempts_address_at", table_name="intake_attempts")
     op.drop_table("intake_attempts")
     op.drop_index(op.f("ix_contacts_email_key"), table_name="contacts")
