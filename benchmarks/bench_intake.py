@@ -11,7 +11,9 @@ threads (httpx), each from its own address (``X-Forwarded-For``, which Uvicorn t
 loopback), so the rate limit of 5 a minute per address is exercised but never reached. A post
 answers once its lead is deduplicated, stored, routed and committed, so its latency is
 intake-to-routed. One post in ten repeats an earlier email (a resubmission), one in twenty names
-no region (the fallback), one in fifty fills the honeypot.
+no region (the fallback), one in fifty fills the honeypot. Then ``--open-leads`` open leads
+are added (their speed-to-lead clocks running, none due) and the escalation job's pass over them
+is timed (five passes; each must escalate nothing).
 
 The baseline, in the same run and on the same database: one row inserted and committed in its
 own transaction by this process (what any write through the server costs at the least). The
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,7 +36,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx2 as httpx
@@ -42,6 +45,7 @@ from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, func, i
 from dealflow.process.loading import load_template
 from dealflow.services import demo
 from dealflow.services import workspace as ws
+from dealflow.services.routing import escalate_overdue_leads
 from dealflow.store import tables as t
 from dealflow.store.engine import make_engine, upgrade
 from dealflow.store.unit_of_work import UnitOfWork
@@ -72,6 +76,8 @@ class Run:
     leads: int = 0
     assigned: int = 0
     owners: dict[str, int] = field(default_factory=dict)
+    escalation: list[float] = field(default_factory=list)  # seconds of a pass with nothing due
+    open_leads: int = 0
 
 
 def seed(engine: Engine) -> None:
@@ -176,6 +182,32 @@ def check(engine: Engine, run: Run) -> None:
     run.owners = {owner: int(n) for owner, n in rows}
 
 
+def escalation_pass(engine: Engine, run: Run, extra: int) -> None:
+    """Add ``extra`` open leads whose speed-to-lead clock runs (or stopped), none due, then time the
+    escalation job's pass over them (what the worker runs every minute)."""
+    now = datetime.now(UTC)
+    due = now + timedelta(days=1)
+    with engine.connect() as connection:
+        first = int(connection.execute(select(func.coalesce(func.max(t.leads.c.number), 0))).scalar_one()) + 1
+    for start in range(first, first + extra, 10_000):
+        rows = [
+            {"id": f"L-{n}", "number": n, "name": f"Open {n}", "owner": "sam", "status": "open", "created_at": now,
+             "process": "standard", "sla_due_at": None if n % 10 == 0 else due + timedelta(seconds=n)}
+            for n in range(start, min(start + 10_000, first + extra))
+        ]  # fmt: skip
+        with engine.begin() as connection:
+            connection.execute(insert(t.leads), rows)
+    with engine.connect() as connection:
+        run.open_leads = int(
+            connection.execute(select(func.count()).select_from(t.leads).where(t.leads.c.status == "open")).scalar_one()
+        )
+    for _ in range(5):
+        began = time.perf_counter()
+        if escalate_overdue_leads(engine, datetime.now(UTC)) != 0:
+            run.failures.append("the escalation pass escalated a lead that was not due")
+        run.escalation.append(time.perf_counter() - began)
+
+
 def serve(url: str, port: int, folder: Path) -> tuple[subprocess.Popen[bytes], Path]:
     """``dealflow serve`` on ``url``, answering on ``port``."""
     log = folder / f"serve-{port}.log"
@@ -189,7 +221,7 @@ def serve(url: str, port: int, folder: Path) -> tuple[subprocess.Popen[bytes], P
     return process, log
 
 
-def run_backend(backend: str, url: str, rate: float, seconds: float, bare: int, folder: Path) -> Run:
+def run_backend(backend: str, url: str, rate: float, seconds: float, bare: int, extra: int, folder: Path) -> Run:
     """Seed, serve, post, check, and measure the bare insert, on one backend."""
     engine = prepare_database(url) if backend == "postgresql" else make_engine(url)
     seed(engine)
@@ -205,6 +237,8 @@ def run_backend(backend: str, url: str, rate: float, seconds: float, bare: int, 
     if " 500 " in log.read_text():
         run.failures.append("the server answered 500 (see its log)")
     check(engine, run)
+    if extra:
+        escalation_pass(engine, run, extra)
     engine.dispose()
     return run
 
@@ -237,6 +271,11 @@ def report(runs: Sequence[Run], rate: float, seconds: float) -> bool:
             print("  FAILED: leads lost, doubled or not routed")
         verdict = "meets" if p95 < TARGET_P95_MS else "misses"
         print(f"  p95 {p95:.0f} ms {verdict} the {TARGET_P95_MS:.0f} ms target")
+        if run.escalation:
+            print(
+                f"  escalation pass over {run.open_leads:,} open leads, none due: "
+                f"median {statistics.median(run.escalation) * 1000:.1f} ms, max {max(run.escalation) * 1000:.1f} ms"
+            )
     return ok
 
 
@@ -247,10 +286,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--backends", default="sqlite,postgresql", help="sqlite, postgresql or both")
     parser.add_argument("--postgres", default=POSTGRES_URL, help="the PostgreSQL database to empty and use")
     parser.add_argument("--bare", type=int, default=300, help="bare single-row inserts for the baseline")
+    parser.add_argument("--open-leads", type=int, default=100_000, help="open leads for the escalation pass")
     parser.add_argument("--quick", action="store_true", help="a smoke run: a few posts")
     args = parser.parse_args(argv)
     if args.quick:
-        args.rate, args.seconds, args.bare = 10.0, 1.5, 20
+        args.rate, args.seconds, args.bare, args.open_leads = 10.0, 1.5, 20, 2000
     runs = []
     with tempfile.TemporaryDirectory(prefix="bench-intake-") as folder:
         for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
@@ -260,7 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 url = args.postgres
             else:
                 parser.error(f"unknown backend {backend!r}")
-            runs.append(run_backend(backend, url, args.rate, args.seconds, args.bare, Path(folder)))
+            runs.append(run_backend(backend, url, args.rate, args.seconds, args.bare, args.open_leads, Path(folder)))
     return 0 if report(runs, args.rate, args.seconds) else 1
 
 

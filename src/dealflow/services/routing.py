@@ -9,7 +9,7 @@ turn), and every assignment is a LeadAssigned event.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, update
@@ -233,8 +233,3 @@ def escalate_overdue_leads(engine: Engine, now: datetime) -> int:
         total += len(rows)
         if len(rows) < BATCH:
             return total
-
-
-def away_until(value: datetime | None, *, now: datetime) -> timedelta | None:
-    """How long until someone away is back (None when not away)."""
-    return value - now if value is not None and value > now else None
