@@ -176,6 +176,26 @@ def test_round_robin_turns_are_not_shared_by_concurrent_posts(
     assert turns == 20
 
 
+def test_a_double_post_at_the_same_moment_makes_one_lead(
+    desk: Uow, engine: Engine, clock: Clock, database_url: str
+) -> None:
+    barrier = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def worker(n: int) -> None:
+        barrier.wait()
+        received = post(engine, clock, address=f"10.2.0.{n}", name="Ann Lee", email="ann@acme.io", region="east")
+        outcomes.append(received.outcome)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["created", "resubmitted", "resubmitted", "resubmitted"]
+    assert count(engine) == 1
+
+
 # Dedupe ----------------------------------------------------------------------------------------
 
 
@@ -371,3 +391,15 @@ def test_a_csv_with_bad_rows_imports_nothing_and_names_them(desk: Uow, engine: E
         intake.import_leads(
             uow=uow, actor_id="root", table=read_table(write(tmp_path, "email\na@b.co\n")), process_key="standard"
         )
+
+
+def test_an_import_under_a_process_without_routing_still_gives_every_lead_an_owner(
+    desk: Uow, engine: Engine, tmp_path: Path
+) -> None:
+    with desk() as uow:
+        ws.install_process(uow=uow, source=load_template("saas")[1], name="saas.yaml")
+    path = write(tmp_path, "name,email\nA,a@a.io\nB,b@b.io\nC,c@c.io\n")
+    with desk() as uow:
+        found = intake.import_leads(uow=uow, actor_id="root", table=read_table(path), process_key="saas")
+    owners = [lead(engine, lead_id).owner for lead_id in found.created]
+    assert owners == ["ada", "eve", "lee"]  # round robin among every SDR

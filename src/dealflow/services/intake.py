@@ -168,12 +168,12 @@ def submit(
                     _attempt(uow.connection, address=address, form=form.key, now=now, outcome="spam")
                     uow.commit()
                     return Received("spam", None, form)
+                # Held to the commit: a concurrent post of the same person waits, then finds this lead.
+                lock_lead_numbers(uow.connection)
                 found = find_match(
                     uow.connection, email=submission.email, name=submission.name, company=submission.company
                 )
                 outcome = "resubmitted" if found is not None and found.kind == "lead" else "created"
-                if outcome == "created":
-                    lock_lead_numbers(uow.connection)
                 _attempt(uow.connection, address=address, form=form.key, now=now, outcome=outcome)
                 actor = form_actor(form)
                 return take(uow, process=process, form=form, submission=submission, actor=actor, found=found)

@@ -41,8 +41,8 @@ def capture_lead(
 ) -> str:
     """Record a new lead, owned by ``owner`` (the actor by default); return its id.
 
-    Captured under a process (``process_key``) that declares routing and given no owner, the lead
-    is routed (see :mod:`dealflow.services.routing`). ``form``, ``fields`` (what a form or import
+    Captured under a process (``process_key``) and given no owner, the lead is routed by the
+    process's rules (see :mod:`dealflow.services.routing`). ``form``, ``fields`` (what a form or import
     collected besides name, company and email) and ``account_id`` (a matched account) are kept
     with it. ``actor`` stands in for ``actor_id`` when no user acts (a public form); with
     ``commit=False`` the caller commits (an import, all or nothing)."""
@@ -57,7 +57,7 @@ def capture_lead(
     )  # fmt: skip
     assert not isinstance(found, Refusal)
     record_events(uow, found)
-    # Routing: a lead with no owner given, under a process that routes, goes where its rules say.
+    # Routing: a lead with no owner given, captured under a process, goes where its rules say.
     if process is not None and owner is None:
         routing.route_new_lead(
             uow, lead_id=lead_id, process=process, fields={**found[0].data, **(fields or {})}, actor=actor

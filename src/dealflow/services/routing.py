@@ -107,12 +107,11 @@ def assigned_event(
 
 def route_new_lead(
     uow: UnitOfWork, *, lead_id: str, process: Process, fields: Mapping[str, Any], actor: Actor
-) -> Assignment | None:
-    """Route a lead just captured under ``process`` (nothing when it declares no routing): records
-    LeadAssigned, in the capturing transaction. ``fields`` are the lead's (name, company, region...)."""
-    routing = process.leads.routing
-    if routing is None:
-        return None
+) -> Assignment:
+    """Route a lead just captured under ``process`` (round robin among its SDRs when it declares no
+    routing): records LeadAssigned, in the capturing transaction. ``fields`` are the lead's (name,
+    company, region...)."""
+    routing = process.leads.routing or Routing()
     now = uow.clock()
     assignment = assign(uow.connection, process=process, routing=routing, fields=fields, now=now)
     speed = process.leads.speed_to_lead

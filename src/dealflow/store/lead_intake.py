@@ -84,11 +84,12 @@ def project_intake(connection: Connection, event: Event) -> None:
             pass
 
 
-LEAD_NUMBERS_LOCK = 0x1EAD  # the advisory lock that orders intake's new lead numbers on PostgreSQL
+LEAD_NUMBERS_LOCK = 0x1EAD  # the advisory lock that orders intake's new leads on PostgreSQL
 
 
 def lock_lead_numbers(connection: Connection) -> None:
-    """Hold new lead numbers until this transaction ends, so concurrent intake posts on PostgreSQL
-    queue for ``L-n`` instead of colliding (SQLite has one writer at a time anyway)."""
+    """Hold new leads until this transaction ends, so concurrent intake posts on PostgreSQL queue:
+    each finds the leads the ones before it made (no duplicate of a double post) and takes the next
+    ``L-n`` instead of colliding (SQLite has one writer at a time anyway)."""
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEAD_NUMBERS_LOCK})
