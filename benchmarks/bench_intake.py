@@ -40,7 +40,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx2 as httpx
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, func, insert, select
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, func, insert, select, text
 
 from dealflow.process.loading import load_template
 from dealflow.services import demo
@@ -197,6 +197,9 @@ def escalation_pass(engine: Engine, run: Run, extra: int) -> None:
         ]  # fmt: skip
         with engine.begin() as connection:
             connection.execute(insert(t.leads), rows)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(text("ANALYZE leads"))  # as autovacuum would after such a load
     with engine.connect() as connection:
         run.open_leads = int(
             connection.execute(select(func.count()).select_from(t.leads).where(t.leads.c.status == "open")).scalar_one()
