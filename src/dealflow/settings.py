@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     login_failures_per_address: int = Field(default=50, ge=1)
     # None: cookies are Secure when the request came over https (directly or through a trusted proxy).
     secure_cookies: bool | None = None
+    # Posts a minute from one address to the public intake forms (0: no limit).
+    intake_posts_per_minute: int = Field(default=5, ge=0)
 
     @field_validator("database_url")
     @classmethod

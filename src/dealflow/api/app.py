@@ -21,6 +21,7 @@ from dealflow.api.routes import (
     events,
     evidence,
     handoffs,
+    intake,
     leads,
     processes,
     reports,
@@ -37,7 +38,8 @@ from dealflow.web import site
 PREFIX = "/api/v1"
 # Every router of the API, each mounted under PREFIX.
 ROUTERS = tuple(
-    m.router for m in (auth, users, tokens, processes, deals, evidence, handoffs, leads, events, reports, status)
+    m.router
+    for m in (auth, users, tokens, processes, deals, evidence, handoffs, leads, events, reports, status, intake)
 )
 ROUTERS += (cadences.router,)
 DESCRIPTION = """Run a team's sales process: deals that move only on evidence, handoffs, next steps,

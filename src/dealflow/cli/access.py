@@ -37,6 +37,15 @@ HINT = "log in as " + ", ".join(
 HINT += f" with the password {DEMO_PASSWORD}"
 
 
+def intake_hint(host: str, port: int) -> str:
+    """How to send the demo a lead through its website form."""
+    base = f"http://{host}:{port}"
+    return (
+        f"post a lead through the demo's website form at {base}/intake/website, or: curl -d name='Ann Lee' "
+        f"-d email=ann@acme.io -d region=east {base}/api/v1/intake/website (east goes to sam or sofia, west to lena)"
+    )
+
+
 def _seed_demo(db: str | None) -> None:
     """Seed the demo into an empty workspace and give its users the demo password."""
     engine = engine_for(db, ready=False)
@@ -72,6 +81,7 @@ def serve(
     console().print(f"serving {redact(str(engine.url))}: open http://{host}:{port}/ (API docs at /api/v1/docs)")
     if demo:
         console().print(HINT)
+        console().print(intake_hint(host, port))
     uvicorn.run(app, host=host, port=port, proxy_headers=True, log_level="info")
 
 

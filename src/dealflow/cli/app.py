@@ -18,6 +18,7 @@ from dealflow.cli import (
     handoffs,
     imports,
     inspect,
+    intake,
     leads,
     metrics,
     processes,
@@ -47,6 +48,7 @@ metrics.register(app)
 inspect.register(app)
 audit.register(app)
 access.register(app)
+intake.register(app)
 app.add_typer(processes.app, name="process")
 app.add_typer(leads.app, name="lead")
 app.add_typer(deals.app, name="deal")

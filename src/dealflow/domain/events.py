@@ -39,6 +39,8 @@ LEAD_ASSIGNED = "LeadAssigned"
 CADENCE_STARTED = "CadenceStarted"
 TOUCH_DONE = "TouchDone"
 CADENCE_STOPPED = "CadenceStopped"
+LEAD_ESCALATED = "LeadEscalated"
+LEAD_RESUBMITTED = "LeadResubmitted"
 
 # Deal events that change nothing outside the deal's own row (and its stage stays).
 DEAL_STATE_ONLY = frozenset(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from dealflow.domain import events as ev
 from dealflow.domain.decisions import Actor, Decision, Refusal, event
@@ -45,8 +47,10 @@ def create_lead(
     owner: str,
     actor: Actor,
     now: datetime,
+    details: Mapping[str, Any] | None = None,
 ) -> Decision:
-    """The LeadCreated event of a new lead; bad input raises InvalidInput."""
+    """The LeadCreated event of a new lead; bad input raises InvalidInput. ``details`` (the
+    process, form, collected fields, matched account of an intake) go into its payload as given."""
     address = _clean(email, "email", limit=254)
     if address and not _EMAIL.match(address):
         raise InvalidInput(f"not an email address: {address[:60]!r}", field="email")
@@ -56,6 +60,7 @@ def create_lead(
         "email": address.lower() if address else None,
         "source": _clean(source, "source", limit=64),
         "owner": owner,
+        **(details or {}),
     }
     return [event(ev.LEAD_CREATED, f"lead:{lead_id}", actor, now, **data)]
 

@@ -33,6 +33,7 @@ def check_process(process: Process) -> list[Problem]:
         *_every_stage_can_be_left(process),
         *_cadence(process),
         *_lead_cadence(process),
+        *_lead_intake(process),
     ]
 
 
@@ -219,3 +220,46 @@ def _cadence_problems(cadence: Cadence, path: Path) -> Iterator[Problem]:
         )
     if len(set(cadence.stop_on)) != len(cadence.stop_on):
         yield Problem((*path, "stop_on"), "each outcome may be listed once")
+
+
+def _lead_intake(process: Process) -> Iterator[Problem]:
+    """Forms have distinct keys; routing names roles the process has and fields some form collects."""
+    leads = process.leads
+    seen: set[str] = set()
+    for i, form in enumerate(leads.forms):
+        if form.key in seen:
+            yield Problem(("leads", "forms", i, "key"), f"duplicate form key '{form.key}'")
+        seen.add(form.key)
+    routing = leads.routing
+    if routing is None:
+        return
+    if routing.role not in process.roles:
+        yield Problem(
+            ("leads", "routing", "role"), f"unknown role '{routing.role}' (roles: {', '.join(process.roles)})"
+        )
+    collected = {f.key for form in leads.forms for f in form.fields} | {"source", "form"}
+    fallbacks: list[tuple[Path, object]] = [(("leads", "routing", "fallback"), routing.fallback)]
+    for i, rule in enumerate(routing.rules):
+        fallbacks.append((("leads", "routing", "rules", i, "fallback"), rule.fallback))
+        for name in rule.when:
+            if leads.forms and name not in collected:
+                yield Problem(
+                    ("leads", "routing", "rules", i, "when", name),
+                    f"no form collects '{name}', so this rule only matches leads imported with it",
+                    warning=True,
+                )
+        for user in rule.weights:
+            if rule.users and user not in rule.users:
+                yield Problem(
+                    ("leads", "routing", "rules", i, "weights", user), f"'{user}' is not in this rule's users"
+                )
+    for path, fallback in fallbacks:
+        role = getattr(fallback, "role", None)
+        if role is not None and role not in process.roles:
+            yield Problem((*path, "role"), f"unknown role '{role}' (roles: {', '.join(process.roles)})")
+    if routing.rules and routing.fallback is None:
+        yield Problem(
+            ("leads", "routing", "fallback"),
+            "no fallback: a lead no rule can place goes to an admin (declare who should get it)",
+            warning=True,
+        )

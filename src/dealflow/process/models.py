@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dealflow.process.criteria import Criterion, Key
 from dealflow.process.durations import Duration
+from dealflow.process.lead_intake import Form, Routing, SpeedToLead
 
 FieldType = Literal["text", "number", "money", "date", "choice", "contact"]
 Channel = Literal["call", "email", "meeting", "linkedin", "sms", "task"]
@@ -161,6 +162,9 @@ class LeadRules(_Model):
     """How leads are taken in, scored, routed and turned into deals (the ``leads:`` section)."""
 
     cadence: Cadence = DEFAULT_LEAD_CADENCE
+    forms: tuple[Form, ...] = ()
+    routing: Routing | None = None
+    speed_to_lead: SpeedToLead | None = None
 
 
 class Overrides(_Model):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from dealflow.domain.decisions import Refusal
+from dealflow.domain.decisions import Actor, Refusal
 from dealflow.domain.leads import Lead, convert_lead, create_lead, disqualify_lead
 from dealflow.errors import NotFound
-from dealflow.services import cadences
+from dealflow.services import cadences, routing
 from dealflow.services import deals as sd
 from dealflow.services.lookups import load_actor, load_process, refuse
 from dealflow.store import queries
@@ -31,19 +32,41 @@ def capture_lead(
     email: str | None = None,
     source: str | None = None,
     owner: str | None = None,
+    process_key: str | None = None,
+    form: str | None = None,
+    fields: Mapping[str, str] | None = None,
+    account_id: str | None = None,
+    actor: Actor | None = None,
+    commit: bool = True,
 ) -> str:
-    """Record a new lead, owned by ``owner`` (the actor by default); return its id."""
-    actor = load_actor(uow.connection, user_id=actor_id)
+    """Record a new lead, owned by ``owner`` (the actor by default); return its id.
+
+    Captured under a process (``process_key``) and given no owner, the lead is routed by the
+    process's rules (see :mod:`dealflow.services.routing`). ``form``, ``fields`` (what a form or import
+    collected besides name, company and email) and ``account_id`` (a matched account) are kept
+    with it. ``actor`` stands in for ``actor_id`` when no user acts (a public form); with
+    ``commit=False`` the caller commits (an import, all or nothing)."""
+    actor = actor or load_actor(uow.connection, user_id=actor_id)
     owner_id = load_actor(uow.connection, user_id=owner).id if owner else actor.id
+    process = load_process(uow.connection, key=process_key) if process_key else None
     lead_id = f"L-{queries.next_lead_number(uow.connection)}"
+    details = {"process": process_key, "form": form, "fields": dict(fields or {}), "account_id": account_id}
     found = create_lead(
-        lead_id, name=name, company=company, email=email, source=source, owner=owner_id, actor=actor, now=uow.clock()
-    )
+        lead_id, name=name, company=company, email=email, source=source, owner=owner_id, actor=actor, now=uow.clock(),
+        details={k: v for k, v in details.items() if v},
+    )  # fmt: skip
     assert not isinstance(found, Refusal)
     record_events(uow, found)
-    # Cadence: the lead's follow-up touches start at capture (unless its process says on request).
-    cadences.start_lead_cadence(uow=uow, actor_id=actor.id, lead_id=lead_id)
-    uow.commit()
+    # Routing: a lead with no owner given, captured under a process, goes where its rules say.
+    if process is not None and owner is None:
+        routing.route_new_lead(
+            uow, lead_id=lead_id, process=process, fields={**found[0].data, **(fields or {})}, actor=actor
+        )
+    # Cadence: the lead's follow-up touches start at capture (unless its process says on request), with
+    # the owner routing gave it.
+    cadences.start_lead_cadence(uow=uow, actor_id=actor.id, lead_id=lead_id, process_key=process_key)
+    if commit:
+        uow.commit()
     return lead_id
 
 

@@ -14,6 +14,7 @@ from dealflow.domain.events import Event
 from dealflow.errors import Conflict
 from dealflow.store import tables as t
 from dealflow.store.cadence_tasks import project_cadence
+from dealflow.store.lead_intake import account_columns, contact_columns, lead_columns, project_intake
 from dealflow.store.user_changes import project_user_change
 
 _NUMBERED = re.compile(r"^D-(\d{1,9})$")
@@ -149,6 +150,7 @@ def _account_row(event: Event) -> dict[str, object]:
         "name": data["name"],
         "domain": data.get("domain"),
         "created_at": event.at,
+        **account_columns(data),
     }
 
 
@@ -182,7 +184,7 @@ def project_side_tables(connection: Connection, seq: int, event: Event) -> None:
             connection.execute(insert(t.accounts), _account_row(event))
         case ev.CONTACT_CREATED:
             row = {k: data.get(k) for k in ("name", "email", "title", "account_id")}
-            connection.execute(insert(t.contacts), {"id": key, **row, "created_at": event.at})
+            connection.execute(insert(t.contacts), {"id": key, **row, **contact_columns(data), "created_at": event.at})
         case ev.ACTIVITY_LOGGED:
             row = {k: data.get(k) for k in ("kind", "summary", "contact_id")}
             values = {"seq": seq, "deal_id": key, **row, "at": _at(data["at"]), "actor": event.actor}
@@ -203,7 +205,7 @@ def project_side_tables(connection: Connection, seq: int, event: Event) -> None:
         case ev.LEAD_CREATED:
             number = re.match(r"^L-(\d{1,9})$", key)
             row = {k: data.get(k) for k in ("name", "company", "email", "source", "owner")}
-            values = {"id": key, "number": int(number.group(1)) if number else None, **row}
+            values = {"id": key, "number": int(number.group(1)) if number else None, **row, **lead_columns(data)}
             connection.execute(insert(t.leads), {**values, "status": "open", "created_at": event.at})
         case ev.LEAD_DISQUALIFIED | ev.LEAD_CONVERTED:
             status = "disqualified" if event.type == ev.LEAD_DISQUALIFIED else "converted"
@@ -221,3 +223,5 @@ def project_side_tables(connection: Connection, seq: int, event: Event) -> None:
             )
         case _:
             pass
+    if event.stream.startswith(("lead:", "user:")):
+        project_intake(connection, event)

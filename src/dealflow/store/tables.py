@@ -94,6 +94,8 @@ users = Table(
     Column("team", String(64)),
     Column("email", String(254)),
     Column("created_at", Timestamp, nullable=False),
+    Column("away_from", Timestamp),  # out of office: routing skips the user in [away_from, away_until)
+    Column("away_until", Timestamp),
 )
 
 accounts = Table(
@@ -101,8 +103,9 @@ accounts = Table(
     metadata,
     Column("id", String(64), primary_key=True),
     Column("name", String(200), nullable=False),
-    Column("domain", String(253)),
+    Column("domain", String(253), index=True),
     Column("created_at", Timestamp, nullable=False),
+    Column("name_key", String(200), index=True),  # the name without case, punctuation or legal suffix
 )
 
 contacts = Table(
@@ -114,6 +117,7 @@ contacts = Table(
     Column("title", String(200)),
     Column("account_id", String(64)),
     Column("created_at", Timestamp, nullable=False),
+    Column("email_key", String(254), index=True),  # the email in lower case, for finding duplicates
 )
 
 deals = Table(
@@ -277,6 +281,18 @@ leads = Table(
     Column("closed_at", Timestamp),
     Column("reason", String(64)),
     Column("deal_id", String(64)),
+    # Intake and routing: where the lead came from, what it said, and its speed-to-lead clock.
+    Column("process", String(64)),
+    Column("form", String(64)),
+    Column("fields", Json),
+    Column("account_id", String(64)),
+    Column("email_domain", String(253), index=True),
+    Column("person_key", String(200), index=True),
+    Column("company_key", String(200), index=True),
+    Column("assigned_at", Timestamp),
+    Column("touched_at", Timestamp),
+    Column("sla_due_at", Timestamp, index=True),  # NULL once touched, closed or escalated
+    Index("ix_leads_owner_status", "owner", "status"),
 )
 
 # Forecast snapshots are records of what was forecast at the time, not projections of events:
@@ -420,4 +436,27 @@ idempotency_keys = Table(
     Column("status_code", Integer, nullable=False),
     Column("response", Text, nullable=False),
     Column("created_at", Timestamp, nullable=False, index=True),
+)
+
+# Posts to the public intake forms, kept a day: the rate limit per address reads them, and the
+# honeypot's catches are counted here (they make no lead and no event).
+intake_attempts = Table(
+    "intake_attempts",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("address", String(64), nullable=False),
+    Column("form", String(64), nullable=False),
+    Column("at", Timestamp, nullable=False),
+    Column("outcome", String(16), nullable=False),  # created, resubmitted, spam, rejected, limited
+    Index("ix_intake_attempts_address_at", "address", "at"),
+    Index("ix_intake_attempts_at", "at"),  # the purge of posts older than a day
+)
+
+# Round-robin turns per routing pool: one row per pool, incremented in the assigning transaction
+# (the row lock orders concurrent posts). Derived state like a sequence: `rebuild` leaves it alone.
+routing_turns = Table(
+    "routing_turns",
+    metadata,
+    Column("pool", String(200), primary_key=True),
+    Column("turns", BigInteger, nullable=False),
 )

@@ -11,6 +11,7 @@ from dealflow.api.errors import ERROR_RESPONSES
 from dealflow.api.schemas.common import row_dict
 from dealflow.api.schemas.people import (
     AccountCreate,
+    AwaySet,
     ContactCreate,
     Created,
     PasswordSet,
@@ -19,7 +20,7 @@ from dealflow.api.schemas.people import (
     UserUpdate,
 )
 from dealflow.errors import NotFound
-from dealflow.services import access, auth
+from dealflow.services import access, auth, routing
 from dealflow.services import workspace as ws
 from dealflow.store import queries
 from dealflow.store.unit_of_work import UnitOfWork
@@ -110,3 +111,14 @@ def add_contact(body: ContactCreate, write: WriterDep) -> Response:
         return Created(id=found)
 
     return write.run(act, status_code=201)
+
+
+@router.put("/users/{user_id}/away", response_model=UserPublic)
+def set_away(user_id: UserId, body: AwaySet, write: WriterDep) -> Response:
+    """Mark a user out of office (themselves, or anyone for a manager, revops or admin); routing skips them."""
+
+    def act(uow: UnitOfWork) -> UserPublic:
+        routing.set_away(uow=uow, actor_id=write.actor.id, user_id=user_id, until=body.until, since=body.from_)
+        return _user(uow, user_id)
+
+    return write.run(act)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from dealflow.api.schemas.common import Body, Id, Key
 from dealflow.services.auth import MAX_PASSWORD, Principal
@@ -71,6 +71,8 @@ class UserPublic(BaseModel):
     team: str | None
     email: str | None
     created_at: datetime
+    away_from: datetime | None = None
+    away_until: datetime | None = None
 
 
 class UserCreate(Body):
@@ -147,3 +149,13 @@ class Created(BaseModel):
     """The id of a record just created."""
 
     id: str
+
+
+class AwaySet(Body):
+    """An out-of-office period: routing gives the user no leads from ``from`` (now) until ``until``;
+    ``until`` null clears it."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    until: AwareDatetime | None
+    from_: AwareDatetime | None = Field(default=None, alias="from")

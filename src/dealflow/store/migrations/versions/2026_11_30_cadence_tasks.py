@@ -1,7 +1,7 @@
 """cadence tasks: one row per touch of the cadences of leads and deals
 
-Revision ID: 0009_cadence
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-30 11:30:00
 
 "What is due" for a rep is one range read of (owner, status, due_on); the due pass that marks
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_cadence"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
