@@ -14,7 +14,8 @@ from dealflow.process.cadences import cadence_for, plan, starts_on_create
 from dealflow.process.loading import load_template, parse_process
 from dealflow.process.models import DEFAULT_CADENCE, DEFAULT_LEAD_CADENCE
 
-SOURCE = load_template("standard")[1]
+# The standard template without its own leads section (the tests below write one).
+SOURCE = load_template("standard")[1].split("\nleads:\n")[0] + "\n"
 ADA = Actor("ada", ("sdr",))
 NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)
 LEAD_CADENCE = """

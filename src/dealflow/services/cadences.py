@@ -111,7 +111,7 @@ def _start(uow: UnitOfWork, actor: Actor, subject: str, found: _Subject) -> tupl
     return _record(uow, found, decision)
 
 
-def start_lead_cadence(*, uow: UnitOfWork, actor_id: str, lead_id: str, process_key: str | None = None) -> None:
+def start_lead_cadence(*, uow: UnitOfWork, actor: Actor, lead_id: str, process_key: str | None = None) -> None:
     """Start a just-captured lead's cadence when its process starts lead cadences at capture (the
     caller commits: this runs inside the capture's unit of work)."""
     subject = f"lead:{lead_id}"
@@ -119,7 +119,7 @@ def start_lead_cadence(*, uow: UnitOfWork, actor_id: str, lead_id: str, process_
     process = lead_process(uow.connection, process_key=process_key)
     if not starts_on_create(cadence_for(process, "lead"), "lead"):
         return
-    _start(uow, load_actor(uow.connection, user_id=actor_id), subject, _Subject(found.status, found.owner, process))
+    _start(uow, actor, subject, _Subject(found.status, found.owner, process))
 
 
 def start_on_deal_created(*, uow: UnitOfWork, actor: Actor, deal: Deal, process: Process) -> Deal:

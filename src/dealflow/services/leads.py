@@ -64,7 +64,7 @@ def capture_lead(
         )
     # Cadence: the lead's follow-up touches start at capture (unless its process says on request), with
     # the owner routing gave it.
-    cadences.start_lead_cadence(uow=uow, actor_id=actor.id, lead_id=lead_id, process_key=process_key)
+    cadences.start_lead_cadence(uow=uow, actor=actor, lead_id=lead_id, process_key=process_key)
     if commit:
         uow.commit()
     return lead_id
