@@ -35,6 +35,11 @@ DEAL_DISQUALIFIED = "DealDisqualified"
 LEAD_CREATED = "LeadCreated"
 LEAD_DISQUALIFIED = "LeadDisqualified"
 LEAD_CONVERTED = "LeadConverted"
+# Qualification, scoring and nurture of leads.
+LEAD_QUALIFIED = "LeadQualificationScored"
+LEAD_SCORED = "LeadScored"
+LEAD_RECYCLED = "LeadRecycled"
+LEAD_REOPENED = "LeadReopened"
 
 # Deal events that change nothing outside the deal's own row (and its stage stays).
 DEAL_STATE_ONLY = frozenset(

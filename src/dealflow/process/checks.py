@@ -8,6 +8,7 @@ from datetime import date
 
 from dealflow.process.criteria import Condition, Criterion, FieldCaptured, QualificationScore
 from dealflow.process.expressions import FUNCTION_NAMES, referenced_names, type_problem
+from dealflow.process.lead_scoring import LEAD_CRITERION_KINDS
 from dealflow.process.models import BUILTIN_FIELDS, CONTEXT_ITEMS, FieldType, Process
 
 Path = tuple[str | int, ...]
@@ -32,6 +33,7 @@ def check_process(process: Process) -> list[Problem]:
         *_moves(process),
         *_every_stage_can_be_left(process),
         *_cadence(process),
+        *_lead_rules(process),
     ]
 
 
@@ -208,3 +210,24 @@ def _cadence(process: Process) -> Iterator[Problem]:
             f"only {len(touches)} touches; most sales need five or more follow-ups",
             warning=True,
         )
+
+
+def _lead_rules(process: Process) -> Iterator[Problem]:
+    """The lead sections: conversion criteria a lead can meet, known roles and frameworks."""
+    conversion = process.leads.conversion
+    for j, criterion in enumerate(conversion.criteria):
+        path: Path = ("leads", "conversion", "criteria", j)
+        if criterion.kind not in LEAD_CRITERION_KINDS:
+            kinds = ", ".join(LEAD_CRITERION_KINDS)
+            yield Problem((*path, "kind"), f"a lead cannot meet a '{criterion.kind}' criterion (use {kinds})")
+        elif isinstance(criterion, QualificationScore):
+            framework = process.framework(criterion.framework)
+            if framework is None:
+                yield Problem((*path, "framework"), f"unknown qualification framework '{criterion.framework}'")
+            elif criterion.min > len(framework.elements):
+                yield Problem((*path, "min"), f"{framework.key} has {len(framework.elements)} elements")
+    for j, role in enumerate(conversion.override_roles or ()):
+        if role not in process.roles:
+            yield Problem(("leads", "conversion", "override_roles", j), f"unknown role '{role}'")
+    if not process.qualification and any(isinstance(c, QualificationScore) for c in conversion.criteria):
+        yield Problem(("qualification",), "name the framework leads are qualified with", warning=True)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dealflow.process.criteria import Criterion, Key
 from dealflow.process.durations import Duration
+from dealflow.process.lead_scoring import LeadConversion, LeadNurture, LeadScoring
 
 FieldType = Literal["text", "number", "money", "date", "choice", "contact"]
 Channel = Literal["call", "email", "meeting", "linkedin", "sms", "task"]
@@ -140,6 +141,10 @@ DEFAULT_CADENCE = Cadence(
 
 class LeadRules(_Model):
     """How leads are taken in, scored, routed and turned into deals (the ``leads:`` section)."""
+
+    scoring: LeadScoring = LeadScoring()
+    conversion: LeadConversion = LeadConversion()
+    nurture: LeadNurture = LeadNurture()
 
 
 class Overrides(_Model):

@@ -1,24 +1,39 @@
-"""Use cases on leads: capture, disqualify, convert into a deal."""
+"""Use cases on leads: capture, qualify, recycle to nurture, disqualify, convert into a deal."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from dealflow.domain.decisions import Refusal
-from dealflow.domain.leads import Lead, convert_lead, create_lead, disqualify_lead
-from dealflow.errors import NotFound
-from dealflow.services import deals as sd
+from dealflow.domain import commands as cmds
+from dealflow.domain import events as ev
+from dealflow.domain.decisions import Actor, Refusal, event
+from dealflow.domain.fields import parse_field
+from dealflow.domain.gates import GateResult
+from dealflow.domain.lead_state import LeadState
+from dealflow.domain.leads import (
+    conversion_gate,
+    convert_lead,
+    create_lead,
+    disqualify_lead,
+    qualify_lead,
+    recycle_lead,
+)
+from dealflow.domain.lifecycle import create_deal as decide_create
+from dealflow.errors import InvalidInput
+from dealflow.process.models import BUILTIN_FIELDS, Process
+from dealflow.services import lead_scoring
+from dealflow.services.lead_scoring import LeadScore, lead_process, load_lead
 from dealflow.services.lookups import load_actor, load_process, refuse
 from dealflow.store import queries
-from dealflow.store.event_log import record_events
+from dealflow.store.event_log import record_deal_events, record_events
 from dealflow.store.unit_of_work import UnitOfWork
 
 
-def _load(uow: UnitOfWork, lead_id: str) -> Lead:
-    row = queries.get_lead(uow.connection, lead_id=lead_id)
-    if row is None:
-        raise NotFound(f"no lead '{lead_id}'")
-    return Lead(id=row.id, name=row.name, company=row.company, owner=row.owner, status=row.status, source=row.source)
+def _default_process(uow: UnitOfWork) -> str | None:
+    """The process a new lead runs under when none is named: the first installed, as the board shows."""
+    installed = queries.list_processes(uow.connection)
+    return str(installed[0].key) if installed else None
 
 
 def capture_lead(
@@ -30,50 +45,135 @@ def capture_lead(
     email: str | None = None,
     source: str | None = None,
     owner: str | None = None,
+    process_key: str | None = None,
+    fields: dict[str, Any] | None = None,
 ) -> str:
-    """Record a new lead, owned by ``owner`` (the actor by default); return its id."""
+    """Record a new lead, owned by ``owner`` (the actor by default), scored under its process; return its id."""
     actor = load_actor(uow.connection, user_id=actor_id)
     owner_id = load_actor(uow.connection, user_id=owner).id if owner else actor.id
+    process = load_process(uow.connection, key=process_key).key if process_key else _default_process(uow)
     lead_id = f"L-{queries.next_lead_number(uow.connection)}"
     found = create_lead(
-        lead_id, name=name, company=company, email=email, source=source, owner=owner_id, actor=actor, now=uow.clock()
-    )
+        lead_id, name=name, company=company, email=email, source=source, owner=owner_id, actor=actor,
+        now=uow.clock(), process=process, fields=fields,
+    )  # fmt: skip
     assert not isinstance(found, Refusal)
     record_events(uow, found)
+    # Scoring: the fit and intent scores (and the learned one) as the lead arrives.
+    lead_scoring.score_new_lead(uow, lead_id=lead_id, actor=actor)
     uow.commit()
     return lead_id
 
 
-def disqualify(*, uow: UnitOfWork, actor_id: str, lead_id: str, reason: str | None, process_key: str) -> None:
-    """Close a lead as disqualified, with a reason code of the process."""
+def _acting(uow: UnitOfWork, actor_id: str, lead_id: str, process_key: str | None) -> tuple[Actor, LeadState, Process]:
     actor = load_actor(uow.connection, user_id=actor_id)
-    process = load_process(uow.connection, key=process_key)
-    decision = disqualify_lead(_load(uow, lead_id), reason, process=process, actor=actor, now=uow.clock())
+    lead = load_lead(uow, lead_id=lead_id)
+    process = lead_process(uow, lead=lead, requested=process_key)
+    if process is None:
+        raise InvalidInput(f"lead {lead_id} runs under no process: name one", field="process")
+    return actor, lead, process
+
+
+def disqualify(
+    *, uow: UnitOfWork, actor_id: str, lead_id: str, reason: str | None, process_key: str | None = None
+) -> None:
+    """Close a lead as disqualified, with a reason code of the process."""
+    actor, lead, process = _acting(uow, actor_id, lead_id, process_key)
+    decision = disqualify_lead(lead, reason, process=process, actor=actor, now=uow.clock())
     if isinstance(decision, Refusal):
         refuse(decision)
     record_events(uow, decision)
     uow.commit()
 
 
-def convert(*, uow: UnitOfWork, actor_id: str, lead_id: str, process_key: str, title: str | None = None) -> str:
-    """Turn a lead into a deal in the process's first stage, in one transaction; return the deal id."""
-    lead = _load(uow, lead_id)
-    actor = load_actor(uow.connection, user_id=actor_id)
-    fields: dict[str, Any] = {}
-    process = load_process(uow.connection, key=process_key)
-    if lead.source and process.field_type("source") == "text":
-        fields["source"] = lead.source
-    deal_id = f"D-{queries.next_deal_number(uow.connection)}"
-    decision = convert_lead(lead, deal_id, actor=actor, now=uow.clock())
+def qualify(
+    *, uow: UnitOfWork, actor_id: str, lead_id: str, answers: dict[str, tuple[bool, str]]
+) -> LeadScore | None:
+    """Confirm or withdraw elements of the lead's scorecard, each with a note; the lead is scored again."""
+    actor, lead, process = _acting(uow, actor_id, lead_id, None)
+    decision = qualify_lead(lead, answers, process=process, actor=actor, now=uow.clock())
     if isinstance(decision, Refusal):
         refuse(decision)
     record_events(uow, decision)
-    deal = sd.create_deal(
-        uow=uow,
-        actor_id=actor_id,
-        process_key=process_key,
-        title=title or f"{lead.company or lead.name}",
-        owner=lead.owner,
-        fields=fields,
+    score = lead_scoring.rescore(uow, lead_id=lead_id, actor=actor)
+    uow.commit()
+    return score
+
+
+def recycle(*, uow: UnitOfWork, actor_id: str, lead_id: str, reason: str, until: date) -> None:
+    """Park a lead in nurture until a date, with a reason; the nurture job reopens it then."""
+    actor, lead, process = _acting(uow, actor_id, lead_id, None)
+    decision = recycle_lead(lead, reason, until, process=process, actor=actor, now=uow.clock())
+    if isinstance(decision, Refusal):
+        refuse(decision)
+    record_events(uow, decision)
+    uow.commit()
+
+
+def check_conversion(*, uow: UnitOfWork, lead_id: str, process_key: str | None = None) -> tuple[LeadState, GateResult]:
+    """The lead and the conversion gate it faces (what is missing before it may become a deal)."""
+    lead = load_lead(uow, lead_id=lead_id)
+    process = lead_process(uow, lead=lead, requested=process_key)
+    if process is None:
+        raise InvalidInput(f"lead {lead_id} runs under no process: name one", field="process")
+    return lead, conversion_gate(lead, process, uow.clock())
+
+
+def _carried_fields(lead: LeadState, process: Process) -> dict[str, Any]:
+    """The lead's answers the deal's process has fields for (an answer its field refuses stays behind)."""
+    found: dict[str, Any] = {}
+    for name, evidence in lead.fields.items():
+        if name in BUILTIN_FIELDS or process.field_type(name) is None:
+            continue
+        try:
+            found[name] = parse_field(process, name, evidence.value)
+        except InvalidInput:
+            continue
+    return found
+
+
+def _carried_scorecard(lead: LeadState, process: Process, deal_id: str, actor: Actor, uow: UnitOfWork) -> list[ev.Event]:
+    """The lead's confirmed elements as the deal's qualification evidence, saying who confirmed them and when."""
+    found = []
+    for framework, card in lead.qualification.items():
+        if process.framework(framework) is None:
+            continue
+        for element, evidence in card.items():
+            found.append(
+                event(
+                    ev.QUALIFICATION_SCORED, ev.deal_stream(deal_id), actor, uow.clock(), framework=framework,
+                    element=element, confirmed=True, note=str(evidence.value), lead_id=lead.id,
+                    confirmed_by=evidence.by, confirmed_at=evidence.at.isoformat(),
+                )  # fmt: skip
+            )
+    return found
+
+
+def convert(
+    *,
+    uow: UnitOfWork,
+    actor_id: str,
+    lead_id: str,
+    process_key: str | None = None,
+    title: str | None = None,
+    override: bool = False,
+    reason: str | None = None,
+) -> str:
+    """Turn a lead into a deal in the process's first stage through the conversion gate, carrying
+    its answers and scorecard into the deal, in one transaction; return the deal id."""
+    actor, lead, process = _acting(uow, actor_id, lead_id, process_key)
+    deal_id = f"D-{queries.next_deal_number(uow.connection)}"
+    now = uow.clock()
+    decision = convert_lead(lead, deal_id, process=process, actor=actor, now=now, override=override, reason=reason)
+    if isinstance(decision, Refusal):
+        refuse(decision)
+    command = cmds.CreateDeal(
+        deal_id=deal_id, title=title or lead.title, owner=lead.owner, fields=_carried_fields(lead, process)
     )
-    return deal.id
+    created = decide_create(command, process=process, actor=actor, now=now)
+    if isinstance(created, Refusal):
+        refuse(created)
+    record_events(uow, decision)
+    record_deal_events(uow, deal=None, found=[*created, *_carried_scorecard(lead, process, deal_id, actor, uow)])
+    uow.commit()
+    return deal_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Connection, bindparam, delete, insert, update
 
@@ -200,7 +200,7 @@ def project_side_tables(connection: Connection, seq: int, event: Event) -> None:
             connection.execute(insert(t.handoffs), values)
         case ev.LEAD_CREATED:
             number = re.match(r"^L-(\d{1,9})$", key)
-            row = {k: data.get(k) for k in ("name", "company", "email", "source", "owner")}
+            row = {k: data.get(k) for k in ("name", "company", "email", "source", "owner", "process")}
             values = {"id": key, "number": int(number.group(1)) if number else None, **row}
             connection.execute(insert(t.leads), {**values, "status": "open", "created_at": event.at})
         case ev.LEAD_DISQUALIFIED | ev.LEAD_CONVERTED:
@@ -208,8 +208,16 @@ def project_side_tables(connection: Connection, seq: int, event: Event) -> None:
             connection.execute(
                 update(t.leads)
                 .where(t.leads.c.id == key)
-                .values(status=status, closed_at=event.at, reason=data.get("reason"), deal_id=data.get("deal_id"))
+                .values(
+                    status=status,
+                    closed_at=event.at,
+                    reason=data.get("reason") if event.type == ev.LEAD_DISQUALIFIED else None,
+                    deal_id=data.get("deal_id"),
+                    reengage_on=None,
+                )
             )
+        case ev.LEAD_SCORED | ev.LEAD_RECYCLED | ev.LEAD_REOPENED:
+            connection.execute(update(t.leads).where(t.leads.c.id == key).values(**lead_changes(event)))
         case ev.HANDOFF_ACCEPTED | ev.HANDOFF_RETURNED:
             status = "accepted" if event.type == ev.HANDOFF_ACCEPTED else "returned"
             connection.execute(
@@ -219,3 +227,23 @@ def project_side_tables(connection: Connection, seq: int, event: Event) -> None:
             )
         case _:
             pass
+
+
+def lead_changes(event: Event) -> dict[str, object]:
+    """The columns of a lead's row that a scoring or nurture event sets."""
+    data = event.data
+    match event.type:
+        case ev.LEAD_SCORED:
+            fit, intent = int(data["fit"]), int(data["intent"])
+            learned = data.get("learned")
+            return {
+                "fit_score": fit,
+                "intent_score": intent,
+                "score": fit + intent,
+                "learned_score": None if learned is None else float(learned),
+                "scored_at": event.at,
+            }
+        case ev.LEAD_RECYCLED:
+            return {"status": "nurture", "reengage_on": date.fromisoformat(data["reengage_on"])}
+        case _:
+            return {"status": "open", "reengage_on": None}

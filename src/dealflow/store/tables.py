@@ -277,6 +277,16 @@ leads = Table(
     Column("closed_at", Timestamp),
     Column("reason", String(64)),
     Column("deal_id", String(64)),
+    # Scoring and nurture: what the lead list sorts by, and what the nurture job looks for.
+    Column("process", String(64)),
+    Column("fit_score", Integer),
+    Column("intent_score", Integer),
+    Column("score", Integer),
+    Column("learned_score", Float),
+    Column("scored_at", Timestamp),
+    Column("reengage_on", Date),
+    Index("ix_leads_status_score", "status", "score"),
+    Index("ix_leads_status_reengage_on", "status", "reengage_on"),
 )
 
 # Forecast snapshots are records of what was forecast at the time, not projections of events:
@@ -314,6 +324,22 @@ forecast_snapshot_deals = Table(
     Column("amount", Numeric(18, 2)),
     Column("forecast_category", String(16)),
     Column("rep_probability", Float),
+)
+
+# Learned lead-scoring models, one row per training run: records of what was trained, not
+# projections of events, so `dealflow rebuild` leaves them alone. The model is plain JSON
+# (coefficients, scaling, calibration), never a pickle.
+score_models = Table(
+    "score_models",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("process", String(64), nullable=False),
+    Column("trained_at", Timestamp, nullable=False),
+    Column("trained_by", String(64), nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("auc", Float, nullable=False),
+    Column("model", Json, nullable=False),
+    Index("ix_score_models_process_trained_at", "process", "trained_at"),
 )
 
 PROJECTIONS = (
