@@ -53,9 +53,7 @@ def _as_float(value: Any) -> float | None:
     return found if math.isfinite(found) else None
 
 
-def _features(
-    values: Mapping[str, Any], qualification: Mapping[str, Mapping[str, Any]], process: Process
-) -> Features:
+def _features(values: Mapping[str, Any], qualification: Mapping[str, Mapping[str, Any]], process: Process) -> Features:
     choices, numbers = _usable_fields(process)
     found: Features = {}
     for name in choices:
@@ -124,7 +122,8 @@ class LearnedModel:
     def vector(self, features: Features) -> np.ndarray:
         """The standardised vector of one record (a missing number counts as the average)."""
         raw = np.array([[features.get(name, np.nan) for name in self.features]], dtype=float)
-        return _standardise(raw, self.features, np.array(self.means), np.array(self.scales))[0]
+        found: np.ndarray = _standardise(raw, self.features, np.array(self.means), np.array(self.scales))[0]
+        return found
 
     def probability(self, features: Features) -> float:
         """The calibrated probability that a record with these features is won."""
@@ -197,7 +196,8 @@ def _standardise(raw: np.ndarray, names: Sequence[str], means: np.ndarray, scale
     """Numbers as z-scores (missing ones as 0, the average); indicators as 1 or 0."""
     numeric = np.array([name.startswith(NUMERIC_PREFIX) for name in names], dtype=bool)
     scaled = np.nan_to_num((raw - means) / scales, nan=0.0)
-    return np.where(numeric, scaled, np.nan_to_num(raw, nan=0.0))
+    found: np.ndarray = np.where(numeric, scaled, np.nan_to_num(raw, nan=0.0))
+    return found
 
 
 def _matrix(rows: Sequence[Features], names: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

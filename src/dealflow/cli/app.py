@@ -20,6 +20,7 @@ from dealflow.cli import (
     leads,
     metrics,
     processes,
+    scores,
     workspace,
 )
 from dealflow.errors import (
@@ -54,6 +55,7 @@ app.add_typer(deals.next_step_app, name="next-step")
 app.add_typer(handoffs.app, name="handoff")
 app.add_typer(events.app, name="events")
 app.add_typer(forecast.app, name="forecast")
+app.add_typer(scores.app, name="score")
 
 # Exit codes, one per kind of error (documented in the README).
 EXIT_CODES: tuple[tuple[type[DealflowError], int], ...] = (

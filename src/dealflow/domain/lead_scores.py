@@ -106,11 +106,9 @@ def score_lead(lead: LeadState, process: Process, now: datetime) -> RuleScore:
     """The lead's fit and intent scores under the process's ``leads.scoring`` rules."""
     names = lead_names(lead, process, now)
     rules = process.leads.scoring
+    groups: tuple[tuple[RuleKind, tuple[ScoreRule, ...]], ...] = (("fit", rules.fit), ("intent", rules.intent))
     fired = [
-        Factor(kind, rule.label, rule.points)
-        for kind, group in (("fit", rules.fit), ("intent", rules.intent))
-        for rule in group
-        if holds(rule, names, now)
+        Factor(kind, rule.label, rule.points) for kind, group in groups for rule in group if holds(rule, names, now)
     ]
     fit = sum(f.points for f in fired if f.kind == "fit")
     intent = sum(f.points for f in fired if f.kind == "intent")

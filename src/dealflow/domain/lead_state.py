@@ -88,8 +88,10 @@ def _answers(event: Event, data: dict[str, Any]) -> dict[str, Evidence]:
 
 def _created(event: Event) -> LeadState:
     data = event.data
-    extra = data.get("fields") if isinstance(data.get("fields"), dict) else {}
-    fields = _answers(event, {**extra, **{k: data.get(k) for k in _ATTRIBUTES}})
+    given = data.get("fields")
+    extra: dict[str, Any] = given if isinstance(given, dict) else {}
+    attributes = {k: data.get(k) for k in _ATTRIBUTES}
+    fields = _answers(event, {**attributes, **{k: v for k, v in extra.items() if k not in _ATTRIBUTES}})
     return LeadState(
         id=ev.stream_id(event.stream),
         owner=data["owner"],
@@ -131,7 +133,9 @@ def _changes(lead: LeadState, event: Event) -> dict[str, Any]:
             return _qualified(lead, event)
         case ev.LEAD_SCORED:
             factors = tuple(data.get("factors") or ())
-            return {"scores": Scores(fit=data["fit"], intent=data["intent"], learned=data.get("learned"), factors=factors)}
+            return {
+                "scores": Scores(fit=data["fit"], intent=data["intent"], learned=data.get("learned"), factors=factors)
+            }
         case ev.LEAD_RECYCLED:
             until = date.fromisoformat(data["reengage_on"])
             return {"status": "nurture", "reengage_on": until, "recycle_reason": data["reason"]}

@@ -62,7 +62,7 @@ def create_lead(
     address = _clean(email, "email", limit=254)
     if address and not _EMAIL.match(address):
         raise InvalidInput(f"not an email address: {address[:60]!r}", field="email")
-    data = {
+    data: dict[str, Any] = {
         "name": _clean(name, "name", required=True),
         "company": _clean(company, "company"),
         "email": address.lower() if address else None,
@@ -116,7 +116,9 @@ def qualify_lead(
     return [event(ev.LEAD_QUALIFIED, f"lead:{lead.id}", actor, now, **data)]
 
 
-def recycle_lead(lead: LeadState, reason: str, until: date, *, process: Process, actor: Actor, now: datetime) -> Decision:
+def recycle_lead(
+    lead: LeadState, reason: str, until: date, *, process: Process, actor: Actor, now: datetime
+) -> Decision:
     """Park an open lead in nurture until ``until``, with a reason (a code when the process lists them)."""
     if refusal := _closed(lead):
         return refusal
@@ -162,7 +164,9 @@ def convert_lead(
         roles = process.leads.conversion.override_roles or process.overrides.roles
         if not actor.holds(*roles):
             mine = ", ".join(actor.roles) or "no role"
-            return Refusal(f"only {', '.join(roles)} may override the conversion gate (you are {mine})", kind="forbidden")
+            return Refusal(
+                f"only {', '.join(roles)} may override the conversion gate (you are {mine})", kind="forbidden"
+            )
         written = (reason or "").strip()
         if not written:
             return Refusal("an override needs a written reason", ("Give the reason for the override",))

@@ -45,7 +45,9 @@ class LeadScore:
     def payload(self) -> dict[str, Any]:
         """The LeadScored event's data."""
         factors = [f.as_json() for f in self.rules.factors]
-        factors += [{"kind": "learned", "rule": lead_model.describe(n), "weight": round(w, 4)} for n, w in self.learned_factors]
+        factors += [
+            {"kind": "learned", "rule": lead_model.describe(n), "weight": round(w, 4)} for n, w in self.learned_factors
+        ]
         learned = None if self.learned is None else round(self.learned, 4)
         return {"fit": self.rules.fit, "intent": self.rules.intent, "learned": learned, "factors": factors}
 

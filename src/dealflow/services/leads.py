@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from dealflow.domain import commands as cmds
 from dealflow.domain import events as ev
+from dealflow.domain.deals import Evidence
 from dealflow.domain.decisions import Actor, Refusal, event
 from dealflow.domain.fields import parse_field
 from dealflow.domain.gates import GateResult
@@ -21,7 +23,7 @@ from dealflow.domain.leads import (
 )
 from dealflow.domain.lifecycle import create_deal as decide_create
 from dealflow.errors import InvalidInput
-from dealflow.process.models import BUILTIN_FIELDS, Process
+from dealflow.process.models import BUILTIN_FIELDS, Framework, Process
 from dealflow.services import lead_scoring
 from dealflow.services.lead_scoring import LeadScore, lead_process, load_lead
 from dealflow.services.lookups import load_actor, load_process, refuse
@@ -86,9 +88,7 @@ def disqualify(
     uow.commit()
 
 
-def qualify(
-    *, uow: UnitOfWork, actor_id: str, lead_id: str, answers: dict[str, tuple[bool, str]]
-) -> LeadScore | None:
+def qualify(*, uow: UnitOfWork, actor_id: str, lead_id: str, answers: dict[str, tuple[bool, str]]) -> LeadScore | None:
     """Confirm or withdraw elements of the lead's scorecard, each with a note; the lead is scored again."""
     actor, lead, process = _acting(uow, actor_id, lead_id, None)
     decision = qualify_lead(lead, answers, process=process, actor=actor, now=uow.clock())
@@ -132,21 +132,27 @@ def _carried_fields(lead: LeadState, process: Process) -> dict[str, Any]:
     return found
 
 
-def _carried_scorecard(lead: LeadState, process: Process, deal_id: str, actor: Actor, uow: UnitOfWork) -> list[ev.Event]:
+def _carried_scorecard(lead: LeadState, process: Process, deal_id: str, actor: Actor, now: datetime) -> list[ev.Event]:
     """The lead's confirmed elements as the deal's qualification evidence, saying who confirmed them and when."""
-    found = []
-    for framework, card in lead.qualification.items():
-        if process.framework(framework) is None:
-            continue
-        for element, evidence in card.items():
-            found.append(
-                event(
-                    ev.QUALIFICATION_SCORED, ev.deal_stream(deal_id), actor, uow.clock(), framework=framework,
-                    element=element, confirmed=True, note=str(evidence.value), lead_id=lead.id,
-                    confirmed_by=evidence.by, confirmed_at=evidence.at.isoformat(),
-                )  # fmt: skip
-            )
-    return found
+    stream = ev.deal_stream(deal_id)
+    return [
+        event(ev.QUALIFICATION_SCORED, stream, actor, now, **_carried(lead, framework, element, evidence))
+        for framework, card in lead.qualification.items()
+        if process.framework(framework) is not None
+        for element, evidence in card.items()
+    ]
+
+
+def _carried(lead: LeadState, framework: str, element: str, evidence: Evidence) -> dict[str, Any]:
+    return {
+        "framework": framework,
+        "element": element,
+        "confirmed": True,
+        "note": str(evidence.value),
+        "lead_id": lead.id,
+        "confirmed_by": evidence.by,
+        "confirmed_at": evidence.at.isoformat(),
+    }
 
 
 def convert(
@@ -174,6 +180,28 @@ def convert(
     if isinstance(created, Refusal):
         refuse(created)
     record_events(uow, decision)
-    record_deal_events(uow, deal=None, found=[*created, *_carried_scorecard(lead, process, deal_id, actor, uow)])
+    record_deal_events(uow, deal=None, found=[*created, *_carried_scorecard(lead, process, deal_id, actor, now)])
     uow.commit()
     return deal_id
+
+
+@dataclass(frozen=True)
+class LeadView:
+    """Everything shown about one lead: its state, process, scorecard framework, live score and gate."""
+
+    lead: LeadState
+    process: Process | None
+    framework: Framework | None
+    score: LeadScore | None
+    gate: GateResult | None
+
+
+def view_lead(*, uow: UnitOfWork, lead_id: str) -> LeadView:
+    """A lead with its score computed now (rules and the learned model) and its conversion gate."""
+    lead = load_lead(uow, lead_id=lead_id)
+    process = lead_process(uow, lead=lead)
+    if process is None:
+        return LeadView(lead, None, None, None, None)
+    framework = process.framework(process.qualification) if process.qualification else None
+    score = lead_scoring.compute_score(uow, lead=lead, process=process)
+    return LeadView(lead, process, framework, score, conversion_gate(lead, process, uow.clock()))

@@ -51,7 +51,9 @@ def latest_model(connection: Connection, *, process: str) -> Any | None:
     return connection.execute(query).first()
 
 
-def save_model(connection: Connection, *, process: str, by: str, at: datetime, n: int, auc: float, model: dict[str, Any]) -> int:
+def save_model(
+    connection: Connection, *, process: str, by: str, at: datetime, n: int, auc: float, model: dict[str, Any]
+) -> int:
     """Store a trained model; return its id."""
     row = {"process": process, "trained_at": at, "trained_by": by, "n": n, "auc": auc, "model": model}
     return int(connection.execute(insert(t.score_models).returning(t.score_models.c.id), row).scalar_one())

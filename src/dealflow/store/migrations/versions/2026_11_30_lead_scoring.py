@@ -49,9 +49,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_score_models")),
     )
-    op.create_index(
-        "ix_score_models_process_trained_at", "score_models", ["process", "trained_at"], unique=False
-    )
+    op.create_index("ix_score_models_process_trained_at", "score_models", ["process", "trained_at"], unique=False)
 
 
 def downgrade() -> None:
