@@ -20,7 +20,7 @@ from dealflow.domain.lead_state import LeadState
 from dealflow.errors import NotFound
 from dealflow.process.models import Process
 from dealflow.services.lookups import load_actor, load_process
-from dealflow.store import bulk
+from dealflow.store import bulk, queries
 from dealflow.store import lead_states as store
 from dealflow.store import tables as t
 from dealflow.store.event_log import allocate_seqs, record_events
@@ -76,9 +76,15 @@ def load_lead(uow: UnitOfWork, *, lead_id: str) -> LeadState:
     return lead
 
 
+def default_process(uow: UnitOfWork) -> str | None:
+    """The process a lead runs under when none is named: the first installed, as the board shows."""
+    installed = queries.list_processes(uow.connection)
+    return str(installed[0].key) if installed else None
+
+
 def lead_process(uow: UnitOfWork, *, lead: LeadState, requested: str | None = None) -> Process | None:
-    """The process a lead runs under: the one asked for, else its own; None if it has none."""
-    key = requested or lead.process
+    """The process a lead runs under: the one asked for, else its own, else the default one."""
+    key = requested or lead.process or default_process(uow)
     return None if key is None else load_process(uow.connection, key=key)
 
 

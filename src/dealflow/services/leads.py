@@ -32,12 +32,6 @@ from dealflow.store.event_log import record_deal_events, record_events
 from dealflow.store.unit_of_work import UnitOfWork
 
 
-def _default_process(uow: UnitOfWork) -> str | None:
-    """The process a new lead runs under when none is named: the first installed, as the board shows."""
-    installed = queries.list_processes(uow.connection)
-    return str(installed[0].key) if installed else None
-
-
 def capture_lead(
     *,
     uow: UnitOfWork,
@@ -53,7 +47,7 @@ def capture_lead(
     """Record a new lead, owned by ``owner`` (the actor by default), scored under its process; return its id."""
     actor = load_actor(uow.connection, user_id=actor_id)
     owner_id = load_actor(uow.connection, user_id=owner).id if owner else actor.id
-    process = load_process(uow.connection, key=process_key).key if process_key else _default_process(uow)
+    process = load_process(uow.connection, key=process_key).key if process_key else lead_scoring.default_process(uow)
     lead_id = f"L-{queries.next_lead_number(uow.connection)}"
     found = create_lead(
         lead_id, name=name, company=company, email=email, source=source, owner=owner_id, actor=actor,

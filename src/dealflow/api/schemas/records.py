@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
@@ -36,20 +36,29 @@ class LeadPublic(BaseModel):
     closed_at: datetime | None
     reason: str | None
     deal_id: str | None
+    process: str | None = None
+    fit_score: int | None = None
+    intent_score: int | None = None
+    score: int | None = None
+    learned_score: float | None = None
+    reengage_on: date | None = None
 
 
 class LeadDisqualify(Body):
-    """Close a lead as disqualified, with a reason code of the process."""
+    """Close a lead as disqualified, with a reason code of the process (the lead's own by default)."""
 
     reason: Key | None = None
-    process: Key = "standard"
+    process: Key | None = None
 
 
 class LeadConvert(Body):
-    """Turn a lead into a deal in the first stage of a process."""
+    """Turn a lead into a deal in the first stage of a process (the lead's own by default), through the
+    conversion gate; ``override`` with a ``reason`` passes a failed gate (allowed roles only)."""
 
-    process: Key = "standard"
+    process: Key | None = None
     title: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+    override: bool = False
+    reason: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
 
 class HandoffPublic(BaseModel):
