@@ -128,9 +128,11 @@ def test_recycling_needs_a_known_reason_and_a_date_ahead() -> None:
 
 def test_a_conversion_criterion_a_lead_cannot_meet_is_refused_at_load() -> None:
     text = SAAS_TEXT.replace("      - kind: field\n        field: email\n", "      - kind: next_step\n")
-    with pytest.raises(ProcessFileError, match=r"leads.conversion.criteria\[1\].kind: a lead cannot meet a .next_step."):
+    with pytest.raises(
+        ProcessFileError, match=r"leads.conversion.criteria\[1\].kind: a lead cannot meet a .next_step."
+    ):
         parse_process(text, name="saas.yaml")
-    bad_rule = SAAS_TEXT.replace('when: "business_email", points: 15', 'points: 15')
+    bad_rule = SAAS_TEXT.replace('when: "business_email", points: 15', "points: 15")
     with pytest.raises(ProcessFileError, match="a rule needs either 'when'"):
         parse_process(bad_rule, name="saas.yaml")
 
@@ -141,7 +143,9 @@ def synthetic_history(n: int, seed: int = 7) -> tuple[list[lead_model.Features],
     rows, won = [], []
     for _ in range(n):
         demo = rng.random() < 0.4
-        row: lead_model.Features = {f"source={'demo_request' if demo else rng.choice(['content', 'chat', 'webinar'])}": 1.0}
+        row: lead_model.Features = {
+            f"source={'demo_request' if demo else rng.choice(['content', 'chat', 'webinar'])}": 1.0
+        }
         row[f"urgency={rng.choice(['low', 'medium', 'high'])}"] = 1.0
         row["#company_size"] = float(np.log1p(rng.randint(5, 5000)))
         if rng.random() < 0.5:
@@ -173,7 +177,9 @@ def test_a_stored_model_gives_exactly_the_probabilities_it_was_trained_with() ->
 
 
 @pytest.mark.parametrize(("won", "lost", "expected"), [(30, 9, "39 closed deals (30 won, 9 lost)"), (45, 4, "49")])
-def test_too_little_history_is_refused_with_what_is_there_and_what_is_needed(won: int, lost: int, expected: str) -> None:
+def test_too_little_history_is_refused_with_what_is_there_and_what_is_needed(
+    won: int, lost: int, expected: str
+) -> None:
     with pytest.raises(Refused) as caught:
         lead_model.check_history(won, lost, "saas")
     assert expected in caught.value.message

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from dealflow.web.routes import board, dashboards, deal, handoffs, login, my_day, processes
+from dealflow.web.routes import board, dashboards, deal, handoffs, leads, login, my_day, processes
 
-ROUTERS = tuple(m.router for m in (login, board, deal, handoffs, my_day, dashboards, processes))
+ROUTERS = tuple(m.router for m in (login, board, deal, handoffs, my_day, dashboards, processes, leads))
