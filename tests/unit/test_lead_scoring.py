@@ -93,17 +93,21 @@ def test_the_scorecard_confirms_and_withdraws_elements_with_notes() -> None:
 def test_conversion_is_a_gate_listing_everything_missing_unless_overridden() -> None:
     lead = new_lead(email=None)
     refused = convert_lead(lead, "D-1", process=SAAS, actor=SDR, now=NOW)
-    assert isinstance(refused, Refusal) and refused.kind == "gate"
+    assert isinstance(refused, Refusal)
+    assert refused.kind == "gate"
     assert refused.reasons == (
         "MEDDIC too thin to open a deal (at least 2 of 6 confirmed) (score 0)",
         "No email address to send the discovery invite to",
     )
     forbidden = convert_lead(lead, "D-1", process=SAAS, actor=SDR, now=NOW, override=True, reason="warm intro")
-    assert isinstance(forbidden, Refusal) and forbidden.kind == "forbidden"
+    assert isinstance(forbidden, Refusal)
+    assert forbidden.kind == "forbidden"
     unwritten = convert_lead(lead, "D-1", process=SAAS, actor=MANAGER, now=NOW, override=True, reason=" ")
-    assert isinstance(unwritten, Refusal) and "written reason" in unwritten.message
+    assert isinstance(unwritten, Refusal)
+    assert "written reason" in unwritten.message
     done = events_of(convert_lead(lead, "D-1", process=SAAS, actor=MANAGER, now=NOW, override=True, reason="CEO intro"))
-    assert done[0].data["override"] is True and len(done[0].data["unmet"]) == 2
+    assert done[0].data["override"] is True
+    assert len(done[0].data["unmet"]) == 2
     answers = {"identify_pain": (True, "x"), "metrics": (True, "y")}
     ready = apply(new_lead(), qualify_lead(new_lead(), answers, process=SAAS, actor=SDR, now=NOW))
     assert events_of(convert_lead(ready, "D-1", process=SAAS, actor=SDR, now=NOW))[0].data == {
@@ -123,7 +127,8 @@ def test_recycling_needs_a_known_reason_and_a_date_ahead() -> None:
     parked = apply(lead, recycle_lead(lead, "timing", date(2026, 6, 1), process=SAAS, actor=SDR, now=NOW))
     assert (parked.status, parked.reengage_on) == ("nurture", date(2026, 6, 1))
     refused = recycle_lead(parked, "timing", date(2026, 7, 1), process=SAAS, actor=SDR, now=NOW)
-    assert isinstance(refused, Refusal) and "already nurture" in refused.message
+    assert isinstance(refused, Refusal)
+    assert "already nurture" in refused.message
 
 
 def test_a_conversion_criterion_a_lead_cannot_meet_is_refused_at_load() -> None:

@@ -73,12 +73,15 @@ def test_the_scorecard_the_gate_and_the_conversion_carry_the_context_into_the_de
     assert converted.status_code == 303
     deal_id = converted.headers["location"].removeprefix("/deals/")
     deal = saas.load(deal_id)
-    assert deal.owner == "ada" and deal.title == "Initech"
-    assert deal.value("company_size") == 300.0 and deal.value("source") == "demo_request"
+    assert deal.owner == "ada"
+    assert deal.title == "Initech"
+    assert deal.value("company_size") == 300.0
+    assert deal.value("source") == "demo_request"
     assert deal.qualification["meddic"]["identify_pain"].value == "Reports take 2 days"
     assert set(deal.qualification["meddic"]) == {"identify_pain", "metrics"}
     after = client.get(f"/leads/{lead_id}").text
-    assert f'href="/deals/{deal_id}"' in after and "convert-form" not in parse(after).tests
+    assert f'href="/deals/{deal_id}"' in after
+    assert "convert-form" not in parse(after).tests
 
 
 def test_a_manager_overrides_the_gate_with_a_reason_and_a_rep_cannot(saas: Site) -> None:
@@ -92,14 +95,16 @@ def test_a_manager_overrides_the_gate_with_a_reason_and_a_rep_cannot(saas: Site)
     csrf = saas.csrf(manager)
     assert "override_reason" in parse(manager.get(f"/leads/{lead_id}").text).values
     unwritten = manager.post(f"/leads/{lead_id}/convert", data={"csrf_token": csrf, "override": "on"})
-    assert unwritten.status_code == 422 and "an override needs a written reason" in unwritten.text
+    assert unwritten.status_code == 422
+    assert "an override needs a written reason" in unwritten.text
     done = manager.post(
         f"/leads/{lead_id}/convert", data={"csrf_token": csrf, "override": "on", "override_reason": "CEO intro"}
     )
     assert done.status_code == 303
     with saas.uow() as uow:
         row = queries.get_lead(uow.connection, lead_id=lead_id)
-    assert row is not None and row.status == "converted"
+    assert row is not None
+    assert row.status == "converted"
 
 
 def test_recycle_to_nurture_and_disqualify_from_the_page(saas: Site) -> None:
@@ -108,7 +113,8 @@ def test_recycle_to_nurture_and_disqualify_from_the_page(saas: Site) -> None:
     client = saas.browser("ada")
     csrf = saas.csrf(client)
     bad = client.post(f"/leads/{first}/recycle", data={"csrf_token": csrf, "reason": "timing", "until": "2026-02-01"})
-    assert bad.status_code == 422 and "must be after today" in bad.text
+    assert bad.status_code == 422
+    assert "must be after today" in bad.text
     parked = client.post(
         f"/leads/{first}/recycle", data={"csrf_token": csrf, "reason": "timing", "until": "2026-06-01"}
     )
