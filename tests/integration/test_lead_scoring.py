@@ -102,7 +102,7 @@ def test_nurtured_leads_reopen_when_their_date_comes_once_and_only_once(
     for lead_id, until in ((soon, date(2026, 3, 10)), (later, date(2026, 4, 1))):
         with learn() as uow:
             sl.recycle(uow=uow, actor_id="ben", lead_id=lead_id, reason="timing", until=until)
-    with learn() as uow, pytest.raises(Refused, match="already nurture"):
+    with learn() as uow, pytest.raises(Refused, match="in nurture until 2026-03-10"):
         sl.recycle(uow=uow, actor_id="ben", lead_id=soon, reason="timing", until=date(2026, 5, 1))
     start = clock.now
     assert lead_scoring.reopen_nurtured(engine, start + timedelta(days=1)) == 0

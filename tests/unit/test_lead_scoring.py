@@ -128,7 +128,7 @@ def test_recycling_needs_a_known_reason_and_a_date_ahead() -> None:
     assert (parked.status, parked.reengage_on) == ("nurture", date(2026, 6, 1))
     refused = recycle_lead(parked, "timing", date(2026, 7, 1), process=SAAS, actor=SDR, now=NOW)
     assert isinstance(refused, Refusal)
-    assert "already nurture" in refused.message
+    assert "in nurture until 2026-06-01" in refused.message
 
 
 def test_a_conversion_criterion_a_lead_cannot_meet_is_refused_at_load() -> None:

@@ -77,6 +77,8 @@ def create_lead(
 
 
 def _closed(lead: LeadState) -> Refusal | None:
+    if lead.status == "nurture":
+        return Refusal(f"lead {lead.id} is in nurture until {lead.reengage_on}; it reopens then")
     if lead.status != "open":
         return Refusal(f"lead {lead.id} is already {lead.status}")
     return None

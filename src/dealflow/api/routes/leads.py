@@ -57,7 +57,7 @@ def create_lead(body: LeadCreate, write: WriterDep) -> Response:
         access.assignee(uow.connection, actor=write.actor, owner=body.owner)
         lead_id = sl.capture_lead(
             uow=uow, actor_id=write.actor.id, name=body.name, company=body.company, email=body.email,
-            source=body.source, owner=body.owner,
+            source=body.source, owner=body.owner, process_key=body.process, fields=body.fields,
         )  # fmt: skip
         return _lead(uow, lead_id)
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from dealflow.api.schemas.common import Body, Id, Key, ShortText
+from dealflow.api.schemas.common import Body, Fields, Id, Key, ShortText
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -20,6 +20,8 @@ class LeadCreate(Body):
     email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] | None = None
     source: Key | None = None
     owner: Id | None = None
+    process: Key | None = None
+    fields: Fields | None = None
 
 
 class LeadPublic(BaseModel):
