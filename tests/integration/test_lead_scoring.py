@@ -74,7 +74,7 @@ def test_capture_scores_the_lead_and_a_change_rescores_it(learn: UowFactory, eng
     with learn() as uow:
         row = queries.get_lead(uow.connection, lead_id=lead_id)
     assert row is not None
-    assert (row.process, row.fit_score, row.intent_score, row.score, row.learned_score) == ("learn", 10, 30, 40, None)
+    assert (row.fit_score, row.intent_score, row.score, row.learned_score) == (10, 30, 40, None)
     with learn() as uow:
         sl.qualify(uow=uow, actor_id="ben", lead_id=lead_id, answers={"budget": (True, "50k set aside")})
     with learn() as uow:

@@ -39,7 +39,7 @@ def apply(lead: LeadState | None, decision: Decision) -> LeadState:
 def new_lead(email: str | None = "jane@acme.io", source: str | None = "demo_request", **fields: object) -> LeadState:
     decision = create_lead(
         "L-1", name="Jane Roe", company="Acme", email=email, source=source, owner="ada", actor=SDR, now=NOW,
-        process="saas", fields=dict(fields),
+        details={"process": "saas", "fields": dict(fields)},
     )  # fmt: skip
     return apply(None, decision)
 

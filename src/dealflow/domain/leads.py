@@ -4,6 +4,7 @@ disqualified with a reason, or converted to a deal through the conversion gate."
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -15,8 +16,6 @@ from dealflow.errors import InvalidInput
 from dealflow.process.models import Process
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-_ANSWER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-MAX_ANSWERS, MAX_ANSWER = 100, 2000
 
 
 def _clean(value: str | None, field: str, *, required: bool = False, limit: int = 200) -> str | None:
@@ -26,22 +25,6 @@ def _clean(value: str | None, field: str, *, required: bool = False, limit: int 
     if len(value) > limit:
         raise InvalidInput(f"too long ({len(value):,} characters; at most {limit})", field=field)
     return value or None
-
-
-def _answers(fields: dict[str, Any]) -> dict[str, Any]:
-    if len(fields) > MAX_ANSWERS:
-        raise InvalidInput(f"too many answers ({len(fields)}; at most {MAX_ANSWERS})", field="fields")
-    found: dict[str, Any] = {}
-    for name, value in fields.items():
-        if not _ANSWER_NAME.match(name):
-            raise InvalidInput(f"{name[:40]!r} is not a field name (lowercase letters, digits and _)", field="fields")
-        if isinstance(value, list | tuple):
-            found[name] = [_clean(str(v), name, limit=MAX_ANSWER) for v in value[:MAX_ANSWERS]]
-        elif isinstance(value, bool | int | float) or value is None:
-            found[name] = value
-        else:
-            found[name] = _clean(str(value), name, limit=MAX_ANSWER)
-    return found
 
 
 def create_lead(
@@ -54,11 +37,10 @@ def create_lead(
     owner: str,
     actor: Actor,
     now: datetime,
-    process: str | None = None,
-    fields: dict[str, Any] | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> Decision:
-    """The LeadCreated event of a new lead (with the process it runs under and any further answers,
-    such as a form's title or company size); bad input raises InvalidInput."""
+    """The LeadCreated event of a new lead; bad input raises InvalidInput. ``details`` (the
+    process, form, collected fields, matched account of an intake) go into its payload as given."""
     address = _clean(email, "email", limit=254)
     if address and not _EMAIL.match(address):
         raise InvalidInput(f"not an email address: {address[:60]!r}", field="email")
@@ -68,11 +50,8 @@ def create_lead(
         "email": address.lower() if address else None,
         "source": _clean(source, "source", limit=64),
         "owner": owner,
+        **(details or {}),
     }
-    if process is not None:
-        data["process"] = process
-    if fields:
-        data["fields"] = _answers(fields)
     return [event(ev.LEAD_CREATED, f"lead:{lead_id}", actor, now, **data)]
 
 

@@ -88,11 +88,12 @@ def lead_process(uow: UnitOfWork, *, lead: LeadState, requested: str | None = No
     return None if key is None else load_process(uow.connection, key=key)
 
 
-def rescore(uow: UnitOfWork, *, lead_id: str, actor: Actor) -> LeadScore | None:
-    """Score a lead again after a change and record LeadScored when the score moved (no commit:
-    the caller's unit of work commits it with the change). None when the lead has no process."""
+def rescore(uow: UnitOfWork, *, lead_id: str, actor: Actor, process: Process | None = None) -> LeadScore | None:
+    """Score a lead again after a change (an answer, a resubmission, its scorecard) and record
+    LeadScored when the score moved (no commit: the caller's unit of work commits it with the
+    change). None when the workspace has no process to score it by."""
     lead = load_lead(uow, lead_id=lead_id)
-    process = lead_process(uow, lead=lead)
+    process = process or lead_process(uow, lead=lead)
     if process is None:
         return None
     found = compute_score(uow, lead=lead, process=process)
@@ -108,9 +109,10 @@ def rescore(uow: UnitOfWork, *, lead_id: str, actor: Actor) -> LeadScore | None:
     return found
 
 
-def score_new_lead(uow: UnitOfWork, *, lead_id: str, actor: Actor) -> None:
-    """The score of a lead just captured, recorded in the capture's unit of work."""
-    rescore(uow, lead_id=lead_id, actor=actor)
+def score_new_lead(uow: UnitOfWork, *, lead_id: str, actor: Actor, process: Process | None = None) -> None:
+    """The score of a lead just captured (under ``process``, else the default one), recorded in the
+    capture's unit of work."""
+    rescore(uow, lead_id=lead_id, actor=actor, process=process)
 
 
 def train_model(uow: UnitOfWork, *, actor_id: str, process_key: str) -> LearnedModel:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -42,22 +43,33 @@ def capture_lead(
     source: str | None = None,
     owner: str | None = None,
     process_key: str | None = None,
-    fields: dict[str, Any] | None = None,
+    form: str | None = None,
+    fields: Mapping[str, str] | None = None,
+    account_id: str | None = None,
+    actor: Actor | None = None,
+    commit: bool = True,
 ) -> str:
-    """Record a new lead, owned by ``owner`` (the actor by default), scored under its process; return its id."""
-    actor = load_actor(uow.connection, user_id=actor_id)
+    """Record a new lead, owned by ``owner`` (the actor by default); return its id.
+
+    ``form``, ``fields`` (what a form or import collected besides name, company and email) and
+    ``account_id`` (a matched account) are kept with it. ``actor`` stands in for ``actor_id`` when
+    no user acts (a public form); with ``commit=False`` the caller commits (an import, all or
+    nothing). The lead is scored at once (see :mod:`dealflow.services.lead_scoring`)."""
+    actor = actor or load_actor(uow.connection, user_id=actor_id)
     owner_id = load_actor(uow.connection, user_id=owner).id if owner else actor.id
-    process = load_process(uow.connection, key=process_key).key if process_key else lead_scoring.default_process(uow)
+    process = load_process(uow.connection, key=process_key) if process_key else None
     lead_id = f"L-{queries.next_lead_number(uow.connection)}"
+    details = {"process": process_key, "form": form, "fields": dict(fields or {}), "account_id": account_id}
     found = create_lead(
-        lead_id, name=name, company=company, email=email, source=source, owner=owner_id, actor=actor,
-        now=uow.clock(), process=process, fields=fields,
+        lead_id, name=name, company=company, email=email, source=source, owner=owner_id, actor=actor, now=uow.clock(),
+        details={k: v for k, v in details.items() if v},
     )  # fmt: skip
     assert not isinstance(found, Refusal)
     record_events(uow, found)
-    # Scoring: the fit and intent scores (and the learned one) as the lead arrives.
-    lead_scoring.score_new_lead(uow, lead_id=lead_id, actor=actor)
-    uow.commit()
+    # Scoring: the fit, intent and learned scores as the lead arrives, under its process.
+    lead_scoring.score_new_lead(uow, lead_id=lead_id, actor=actor, process=process)
+    if commit:
+        uow.commit()
     return lead_id
 
 

@@ -200,7 +200,7 @@ def project_side_tables(connection: Connection, seq: int, event: Event) -> None:
             connection.execute(insert(t.handoffs), values)
         case ev.LEAD_CREATED:
             number = re.match(r"^L-(\d{1,9})$", key)
-            row = {k: data.get(k) for k in ("name", "company", "email", "source", "owner", "process")}
+            row = {k: data.get(k) for k in ("name", "company", "email", "source", "owner")}
             values = {"id": key, "number": int(number.group(1)) if number else None, **row}
             connection.execute(insert(t.leads), {**values, "status": "open", "created_at": event.at})
         case ev.LEAD_DISQUALIFIED | ev.LEAD_CONVERTED:

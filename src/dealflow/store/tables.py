@@ -278,7 +278,6 @@ leads = Table(
     Column("reason", String(64)),
     Column("deal_id", String(64)),
     # Scoring and nurture: what the lead list sorts by, and what the nurture job looks for.
-    Column("process", String(64)),
     Column("fit_score", Integer),
     Column("intent_score", Integer),
     Column("score", Integer),

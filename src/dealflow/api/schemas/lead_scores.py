@@ -74,6 +74,7 @@ class ConversionPublic(BaseModel):
 class LeadDetail(LeadPublic):
     """A lead with its answers, scorecard, scores and conversion gate."""
 
+    process: str | None
     fields: dict[str, Any]
     scorecard: ScorecardPublic | None
     scores: ScoresPublic | None
@@ -86,6 +87,7 @@ class LeadDetail(LeadPublic):
         return cls.model_validate(
             {
                 **row,
+                "process": view.process.key if view.process else None,
                 "fields": {name: e.value for name, e in lead.fields.items()},
                 "scorecard": _scorecard(view),
                 "scores": _scores(view),

@@ -38,7 +38,6 @@ class LeadPublic(BaseModel):
     closed_at: datetime | None
     reason: str | None
     deal_id: str | None
-    process: str | None = None
     fit_score: int | None = None
     intent_score: int | None = None
     score: int | None = None

@@ -21,7 +21,6 @@ branch_labels = None
 depends_on = None
 
 _COLUMNS = (
-    ("process", sa.String(length=64)),
     ("fit_score", sa.Integer()),
     ("intent_score", sa.Integer()),
     ("score", sa.Integer()),
