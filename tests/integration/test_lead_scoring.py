@@ -153,9 +153,11 @@ def test_training_refuses_a_thin_history_then_learns_and_scores_leads(
     assert "too little history to learn from in process learn: 20 closed deals" in cli.err
     assert "Needs at least 50 closed deals, with at least 10 won and 10 lost" in cli.err
     close_history(learn, 100, seed=4)
+    early = capture(learn, source="demo_request")
     trained = cli.json("score", "train", "--process", "learn", "--as", "max")
     assert isinstance(trained, dict)
     assert trained["n"] == 120
+    assert trained["rescored"] == 1
     assert trained["auc"] > 0.7
     assert trained["top"][0]["feature"] == "source is demo_request"
     hot = capture(learn, source="demo_request")
@@ -163,6 +165,7 @@ def test_training_refuses_a_thin_history_then_learns_and_scores_leads(
     with learn() as uow:
         rows = {r.id: r.learned_score for r in queries.list_leads(uow.connection, status="open")}
     assert rows[hot] > 0.5 > rows[cold]
+    assert rows[early] == rows[hot]  # scored again by the new model as it was stored
     shown = cli.json("score", "lead", hot)
     assert isinstance(shown, dict)
     assert shown["learned"] == pytest.approx(rows[hot], abs=1e-4)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from dealflow.analytics import lead_model
 from dealflow.process.loading import load_template
 from dealflow.services import leads as sl
 from dealflow.services import workspace as ws
+from dealflow.store import lead_states as store
 from dealflow.store import queries
 
+from ..unit.test_lead_scoring import synthetic_history
 from .conftest import Site, parse
 
 
@@ -125,3 +128,23 @@ def test_recycle_to_nurture_and_disqualify_from_the_page(saas: Site) -> None:
     assert client.post(f"/leads/{second}/disqualify", data={"csrf_token": csrf, "reason": "no_fit"}).status_code == 303
     assert 'data-test="lead-status">disqualified<' in client.get(f"/leads/{second}").text
     assert client.post(f"/leads/{second}/disqualify", data={"reason": "no_fit"}).status_code == 403  # no CSRF token
+
+
+def test_the_learned_probability_and_its_factors_show_once_a_model_is_trained(saas: Site) -> None:
+    before = lead(saas, "ada", "Before", source="demo_request")
+    assert "no-model" in parse(saas.browser("ada").get(f"/leads/{before}").text).tests
+    rows, won = synthetic_history(300)
+    model = lead_model.train(rows, won, now=saas.clock())
+    with saas.uow() as uow:
+        store.save_model(uow.connection, process="saas", by="root", at=saas.clock(), n=model.n, auc=model.auc,
+                         model=model.to_json())  # fmt: skip
+        uow.commit()
+    hot = lead(saas, "ada", "Hot", source="demo_request")
+    client = saas.browser("ada")
+    page = client.get(f"/leads/{hot}").text
+    markers = parse(page).tests
+    assert "learned" in markers
+    assert "learned-factor" in markers
+    assert "source is demo_request" in page
+    expected = round(model.probability({"source=demo_request": 1.0}) * 100)
+    assert f'data-test="learned-{hot}">{expected}%<' in client.get("/leads").text

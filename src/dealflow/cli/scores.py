@@ -24,17 +24,19 @@ def train(
 ) -> None:
     """Train a calibrated logistic regression on won and lost deals; report its held-out AUC."""
     with workspace(db) as uow:
-        model = lead_scoring.train_model(uow=uow, actor_id=resolve_actor(uow, as_user), process_key=process)
+        training = lead_scoring.train_model(uow=uow, actor_id=resolve_actor(uow, as_user), process_key=process)
+    model = training.model
     top = [{"feature": describe(n), "weight": round(w, 4)} for n, w in model.top_features()]
     if as_json:
         print_json({"process": process, "n": model.n, "won": model.won, "lost": model.lost, "auc": model.auc,
-                    "features": len(model.features), "top": top})  # fmt: skip
+                    "features": len(model.features), "top": top, "rescored": training.rescored})  # fmt: skip
         return
     out = console()
     out.print(f"trained on {model.n} closed deals of {process} ({model.won} won, {model.lost} lost)")
     out.print(f"held-out AUC {model.auc:.3f} over {len(model.features)} features")
     for item in top:
         out.print(f"  {item['weight']:+.3f} {item['feature']}")
+    out.print(f"{training.rescored} open leads scored again")
 
 
 @app.command("lead")

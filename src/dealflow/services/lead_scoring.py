@@ -115,10 +115,18 @@ def score_new_lead(uow: UnitOfWork, *, lead_id: str, actor: Actor, process: Proc
     rescore(uow, lead_id=lead_id, actor=actor, process=process)
 
 
-def train_model(uow: UnitOfWork, *, actor_id: str, process_key: str) -> LearnedModel:
-    """Train the learned score on the process's won and lost deals and store it; refuses on too
-    little history."""
-    load_actor(uow.connection, user_id=actor_id)
+@dataclass(frozen=True)
+class Training:
+    """A model just trained and stored, and how many open leads it scored again."""
+
+    model: LearnedModel
+    rescored: int
+
+
+def train_model(uow: UnitOfWork, *, actor_id: str, process_key: str) -> Training:
+    """Train the learned score on the process's won and lost deals, store it and score the
+    process's open leads with it, in one transaction; refuses on too little history."""
+    actor = load_actor(uow.connection, user_id=actor_id)
     process = load_process(uow.connection, key=process_key)
     rows = store.closed_deals(uow.connection, process=process.key)
     won = [row.status == "won" for row in rows]
@@ -129,8 +137,23 @@ def train_model(uow: UnitOfWork, *, actor_id: str, process_key: str) -> LearnedM
     store.save_model(
         uow.connection, process=process.key, by=actor_id, at=now, n=model.n, auc=model.auc, model=model.to_json()
     )
+    rescored = rescore_open_leads(uow, process=process, actor=actor)
     uow.commit()
-    return model
+    return Training(model, rescored)
+
+
+def rescore_open_leads(uow: UnitOfWork, *, process: Process, actor: Actor) -> int:
+    """Score every open lead of a process again (after a new model); returns how many scores moved."""
+    default = default_process(uow)
+    moved = 0
+    for row in queries.list_leads(uow.connection, status="open"):
+        lead = load_lead(uow, lead_id=row.id)
+        if (lead.process or default) != process.key:
+            continue
+        before = lead.scores
+        found = rescore(uow, lead_id=lead.id, actor=actor, process=process)
+        moved += found is not None and (before is None or before.learned != found.payload()["learned"])
+    return moved
 
 
 def reopen_nurtured(engine: Engine, now: datetime) -> int:
