@@ -15,7 +15,8 @@ from dealflow.domain import events as ev
 from dealflow.domain.deals import Deal, Evidence
 from dealflow.domain.events import Event
 
-# Recorded by lead intake: a second post of a form on the same lead, and a change of owner.
+# Recorded by lead intake (routing and dedupe): a change of owner, and a form posted again by the
+# same lead, whose answers are merged in.
 LEAD_RESUBMITTED = "LeadResubmitted"
 LEAD_ASSIGNED = "LeadAssigned"
 _ATTRIBUTES = ("name", "company", "email", "source")
@@ -145,9 +146,9 @@ def _changes(lead: LeadState, event: Event) -> dict[str, Any]:
             return {"status": "disqualified"}
         case ev.LEAD_CONVERTED:
             return {"status": "converted", "deal_id": data.get("deal_id")}
-        case "LeadResubmitted":
+        case _ if event.type == LEAD_RESUBMITTED:
             return _resubmitted(lead, event)
-        case "LeadAssigned":
+        case _ if event.type == LEAD_ASSIGNED:
             return {"owner": data["owner"]}
         case _:
             return {}

@@ -116,15 +116,6 @@ def recycle(*, uow: UnitOfWork, actor_id: str, lead_id: str, reason: str, until:
     uow.commit()
 
 
-def check_conversion(*, uow: UnitOfWork, lead_id: str, process_key: str | None = None) -> tuple[LeadState, GateResult]:
-    """The lead and the conversion gate it faces (what is missing before it may become a deal)."""
-    lead = load_lead(uow, lead_id=lead_id)
-    process = lead_process(uow, lead=lead, requested=process_key)
-    if process is None:
-        raise InvalidInput(f"lead {lead_id} runs under no process: name one", field="process")
-    return lead, conversion_gate(lead, process, uow.clock())
-
-
 def _carried_fields(lead: LeadState, process: Process) -> dict[str, Any]:
     """The lead's answers the deal's process has fields for (an answer its field refuses stays behind)."""
     found: dict[str, Any] = {}
