@@ -137,6 +137,12 @@ def test_a_conversion_criterion_a_lead_cannot_meet_is_refused_at_load() -> None:
         ProcessFileError, match=r"leads.conversion.criteria\[1\].kind: a lead cannot meet a .next_step."
     ):
         parse_process(text, name="saas.yaml")
+    other = SAAS_TEXT.replace(
+        "        framework: meddic\n        min: 2\n        message: MEDDIC too thin",
+        "        framework: bant\n        min: 2\n        message: MEDDIC too thin",
+    )
+    with pytest.raises(ProcessFileError, match="leads are qualified with meddic, so a bant score is never met"):
+        parse_process(other, name="saas.yaml")
     bad_rule = SAAS_TEXT.replace('when: "business_email", points: 15', "points: 15")
     with pytest.raises(ProcessFileError, match="a rule needs either 'when'"):
         parse_process(bad_rule, name="saas.yaml")

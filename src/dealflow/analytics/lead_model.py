@@ -39,8 +39,10 @@ def _usable_fields(process: Process) -> tuple[list[str], list[str]]:
     """The choice (and text ``source``) and number fields a model may learn from."""
     closing = {name for outcome in (process.outcomes.won, process.outcomes.lost) for name in outcome.required}
     choices = sorted(k for k, f in process.fields.items() if f.type == "choice" and k not in closing)
-    if "source" not in choices and "source" not in closing:
-        choices.insert(0, "source")
+    # Where a deal came from and its segment are categories even when the process keeps them as text.
+    for name in ("segment", "source"):
+        if name not in choices and name not in closing:
+            choices.insert(0, name)
     numbers = sorted(k for k, f in process.fields.items() if f.type == "number" and k not in closing)
     return choices, numbers
 

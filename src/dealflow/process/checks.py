@@ -226,6 +226,11 @@ def _lead_rules(process: Process) -> Iterator[Problem]:
                 yield Problem((*path, "framework"), f"unknown qualification framework '{criterion.framework}'")
             elif criterion.min > len(framework.elements):
                 yield Problem((*path, "min"), f"{framework.key} has {len(framework.elements)} elements")
+            elif process.qualification and criterion.framework != process.qualification:
+                yield Problem(
+                    (*path, "framework"),
+                    f"leads are qualified with {process.qualification}, so a {criterion.framework} score is never met",
+                )
     for j, role in enumerate(conversion.override_roles or ()):
         if role not in process.roles:
             yield Problem(("leads", "conversion", "override_roles", j), f"unknown role '{role}'")
