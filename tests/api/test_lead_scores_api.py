@@ -46,6 +46,11 @@ def test_a_lead_shows_its_scores_factors_scorecard_and_gate(saas: Api) -> None:
         "missing": ["MEDDIC too thin to open a deal (at least 2 of 6 confirmed) (score 0)"],
     }
     assert saas.client("cyd").get(f"{V1}/leads/{created['id']}").status_code == 403
+    cold = new_lead(saas, email="x@gmail.com", source="content", fields={})
+    by_score = saas.client("ada").get(f"{V1}/leads", params={"order": "score"}).json()["data"]
+    assert [x["id"] for x in by_score] == [created["id"], cold["id"]]
+    newest = saas.client("ada").get(f"{V1}/leads").json()["data"]
+    assert [x["id"] for x in newest] == [cold["id"], created["id"]]
 
 
 def test_the_scorecard_then_the_gate_then_the_deal(saas: Api) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
@@ -204,4 +205,38 @@ def test_the_command_line_works_a_lead_from_scorecard_to_deal(workspace: Cli) ->
     assert workspace("lead", "recycle", "L-2", "--reason", "bored", "--until", "2099-01-01") == 2
     assert "'bored' is not a nurture reason" in workspace.err
     assert workspace("lead", "recycle", "L-2", "--reason", "timing", "--until", "nope") == 2
-    assert workspace("lead", "list", "--status", "nurture") == 0
+    assert workspace("lead", "create", "Hot", "--process", "saas", "--source", "demo_request") == 0
+    listed = workspace.json("lead", "list", "--by-score")
+    assert isinstance(listed, list)
+    assert [x["id"] for x in listed] == ["L-3", "L-2"]  # type: ignore[index]
+    until = (date.today() + timedelta(days=30)).isoformat()
+    assert workspace("lead", "recycle", "L-2", "--reason", "timing", "--until", until) == 0
+    parked = workspace.json("lead", "list", "--status", "nurture")
+    assert [(x["id"], x["reengage_on"]) for x in parked] == [("L-2", until)]  # type: ignore[index]
+
+
+def test_two_workers_reopen_each_due_lead_once(
+    learn: UowFactory, engine: Engine, clock: Clock, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time; the row locks that share the work are PostgreSQL's")
+    ids = [capture(learn, name=f"Lead {n}") for n in range(60)]
+    for lead_id in ids:
+        with learn() as uow:
+            sl.recycle(uow=uow, actor_id="ben", lead_id=lead_id, reason="timing", until=date(2026, 3, 9))
+    barrier = threading.Barrier(2)
+    counts: list[int] = []
+
+    def work() -> None:
+        barrier.wait()
+        counts.append(lead_scoring.reopen_nurtured(engine, clock.now + timedelta(days=7)))
+
+    workers = [threading.Thread(target=work) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert sum(counts) == len(ids)
+    with engine.connect() as connection:
+        reopened = connection.execute(select(t.events.c.stream).where(t.events.c.type == ev.LEAD_REOPENED)).scalars()
+        assert sorted(reopened) == sorted(f"lead:{i}" for i in ids)

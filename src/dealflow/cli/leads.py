@@ -47,6 +47,7 @@ def create(
 def list_leads(
     status: Annotated[str, typer.Option(help="open, nurture, converted, disqualified or all.")] = "open",
     owner: Annotated[str | None, typer.Option(help="Only this owner.")] = None,
+    by_score: Annotated[bool, typer.Option("--by-score", help="The highest fit and intent score first.")] = False,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -54,7 +55,9 @@ def list_leads(
     if status not in ("open", "nurture", "converted", "disqualified", "all"):
         raise InvalidInput("must be open, nurture, converted, disqualified or all", field="--status")
     with workspace(db) as uow:
-        rows = queries.list_leads(uow.connection, status=None if status == "all" else status, owner=owner)
+        rows = queries.list_leads(
+            uow.connection, status=None if status == "all" else status, owner=owner, by_score=by_score
+        )
     if as_json:
         print_json([dict(r._mapping) for r in rows])
         return

@@ -39,12 +39,13 @@ def list_leads(
     window: Paging,
     status: Literal["open", "nurture", "converted", "disqualified", "all"] = "open",
     owner: Annotated[str | None, Query(max_length=64)] = None,
+    order: Literal["newest", "score", "fit", "intent", "learned"] = "newest",
 ) -> Page[LeadPublic]:
-    """The leads you may see, newest first."""
+    """The leads you may see, newest first (or the highest score first)."""
     scope = scope_of(principal.actor)
     with workspace.unit() as uow:
         found = listings.page_leads(
-            uow.connection, scope, window, status=None if status == "all" else status, owner=owner
+            uow.connection, scope, window, status=None if status == "all" else status, owner=owner, order=order
         )
     return Page[LeadPublic].of(found, window, lambda r: LeadPublic.model_validate(row_dict(r)))
 
