@@ -82,6 +82,12 @@ def test_the_scorecard_then_the_gate_then_the_deal(saas: Api) -> None:
 
 
 def test_override_of_the_gate_is_for_managers_with_a_reason(saas: Api) -> None:
+    assert (
+        saas.client("root")
+        .post(f"{V1}/contacts", json={"id": "hana", "name": "Hana S", "email": "Hana@Initech.io"})
+        .status_code
+        == 201
+    )
     lead_id = new_lead(saas)["id"]
     forbidden = saas.client("ada").post(f"{V1}/leads/{lead_id}/convert", json={"override": True, "reason": "intro"})
     assert forbidden.status_code == 403
@@ -89,6 +95,8 @@ def test_override_of_the_gate_is_for_managers_with_a_reason(saas: Api) -> None:
     assert unwritten.status_code == 422
     done = saas.client("max").post(f"{V1}/leads/{lead_id}/convert", json={"override": True, "reason": "CEO intro"})
     assert done.status_code == 201
+    # The person was already a contact (same email, another case): the deal gets that contact.
+    assert [(c["contact_id"], c["role"]) for c in done.json()["contacts"]] == [("hana", "primary")]
 
 
 def test_recycle_parks_the_lead_until_its_date(saas: Api) -> None:

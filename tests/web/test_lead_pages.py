@@ -82,6 +82,11 @@ def test_the_scorecard_the_gate_and_the_conversion_carry_the_context_into_the_de
     assert deal.value("source") == "demo_request"
     assert deal.qualification["meddic"]["identify_pain"].value == "Reports take 2 days"
     assert set(deal.qualification["meddic"]) == {"identify_pain", "metrics"}
+    with saas.uow() as uow:
+        contacts = queries.deal_contacts(uow.connection, deal_id=deal_id)
+    assert [(c.id, c.name, c.email, c.role) for c in contacts] == [
+        (lead_id.lower(), "Hana", "hana@initech.io", "primary")
+    ]
     after = client.get(f"/leads/{lead_id}").text
     assert f'href="/deals/{deal_id}"' in after
     assert "convert-form" not in parse(after).tests

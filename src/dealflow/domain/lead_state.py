@@ -42,6 +42,7 @@ class LeadState(BaseModel):
     owner: str
     status: str = "open"
     process: str | None = None
+    account_id: str | None = None
     created_at: datetime
     last_seen_at: datetime
     fields: dict[str, Evidence] = {}
@@ -97,6 +98,7 @@ def _created(event: Event) -> LeadState:
         id=ev.stream_id(event.stream),
         owner=data["owner"],
         process=data.get("process"),
+        account_id=data.get("account_id"),
         created_at=event.at,
         last_seen_at=event.at,
         fields=fields,

@@ -24,11 +24,13 @@ from dealflow.domain.leads import (
 )
 from dealflow.domain.lifecycle import create_deal as decide_create
 from dealflow.errors import InvalidInput
-from dealflow.process.models import BUILTIN_FIELDS, Framework, Process
+from dealflow.process.models import Framework, Process
 from dealflow.services import lead_scoring
 from dealflow.services.lead_scoring import LeadScore, lead_process, load_lead
 from dealflow.services.lookups import load_actor, load_process, refuse
+from dealflow.store import lead_states as lead_store
 from dealflow.store import queries
+from dealflow.store import tables as t
 from dealflow.store.event_log import record_deal_events, record_events
 from dealflow.store.unit_of_work import UnitOfWork
 
@@ -116,11 +118,15 @@ def recycle(*, uow: UnitOfWork, actor_id: str, lead_id: str, reason: str, until:
     uow.commit()
 
 
+# The role on the deal of the person who came in as the lead.
+LEAD_CONTACT_ROLE = "primary"
+
+
 def _carried_fields(lead: LeadState, process: Process) -> dict[str, Any]:
     """The lead's answers the deal's process has fields for (an answer its field refuses stays behind)."""
     found: dict[str, Any] = {}
     for name, evidence in lead.fields.items():
-        if name in BUILTIN_FIELDS or process.field_type(name) is None:
+        if name == "title" or process.field_type(name) is None:
             continue
         try:
             found[name] = parse_field(process, name, evidence.value)
@@ -170,16 +176,46 @@ def convert(
     decision = convert_lead(lead, deal_id, process=process, actor=actor, now=now, override=override, reason=reason)
     if isinstance(decision, Refusal):
         refuse(decision)
-    command = cmds.CreateDeal(
-        deal_id=deal_id, title=title or lead.title, owner=lead.owner, fields=_carried_fields(lead, process)
+    account = (
+        lead.account_id if lead.account_id and queries.exists(uow.connection, t.accounts, lead.account_id) else None
     )
+    command = cmds.CreateDeal(
+        deal_id=deal_id, title=title or lead.title, owner=lead.owner, account_id=account,
+        fields=_carried_fields(lead, process),
+    )  # fmt: skip
     created = decide_create(command, process=process, actor=actor, now=now)
     if isinstance(created, Refusal):
         refuse(created)
     record_events(uow, decision)
-    record_deal_events(uow, deal=None, found=[*created, *_carried_scorecard(lead, process, deal_id, actor, now)])
+    contact_id = _lead_contact(uow, lead, account, actor)
+    carried = _carried_scorecard(lead, process, deal_id, actor, now)
+    if contact_id is not None:
+        attached = {"contact_id": contact_id, "role": LEAD_CONTACT_ROLE}
+        carried.append(event(ev.CONTACT_ATTACHED, ev.deal_stream(deal_id), actor, now, **attached))
+    record_deal_events(uow, deal=None, found=[*created, *carried])
     uow.commit()
     return deal_id
+
+
+def _lead_contact(uow: UnitOfWork, lead: LeadState, account: str | None, actor: Actor) -> str | None:
+    """The lead's person as a contact: the one already known by that email, else a new contact."""
+    name, email = lead.value("name"), lead.value("email")
+    if not name:
+        return None
+    if email and (known := lead_store.contact_by_email(uow.connection, email=str(email))):
+        return known
+    contact_id = lead.id.lower()
+    if queries.exists(uow.connection, t.contacts, contact_id):
+        return contact_id
+    title = lead.value("title")
+    data = {
+        "name": str(name)[:200],
+        "email": email,
+        "title": str(title)[:200] if isinstance(title, str) and title.strip() else None,
+        "account_id": account,
+    }
+    record_events(uow, [event(ev.CONTACT_CREATED, f"contact:{contact_id}", actor, uow.clock(), **data)])
+    return contact_id
 
 
 @dataclass(frozen=True)

@@ -70,3 +70,11 @@ def closed_deals(connection: Connection, *, process: str) -> Sequence[Any]:
         .order_by(d.c.id)
     )
     return connection.execute(query).all()
+
+
+def contact_by_email(connection: Connection, *, email: str) -> str | None:
+    """The id of a contact known by this email (whatever its case), or None."""
+    c = t.contacts
+    query = select(c.c.id).where(func.lower(c.c.email) == email.lower()).order_by(c.c.created_at, c.c.id).limit(1)
+    found = connection.execute(query).scalar()
+    return None if found is None else str(found)
