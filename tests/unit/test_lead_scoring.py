@@ -196,3 +196,38 @@ def test_too_little_history_is_refused_with_what_is_there_and_what_is_needed(
     assert expected in caught.value.message
     assert "Needs at least 50 closed deals, with at least 10 won and 10 lost" in caught.value.reasons
     lead_model.check_history(40, 10, "saas")
+
+
+def test_a_closed_deal_tells_the_model_what_a_lead_could_also_tell_it() -> None:
+    from dealflow.domain import commands as cmds
+    from dealflow.domain.deals import evolve as evolve_deal
+    from dealflow.domain.lifecycle import create_deal
+
+    fields = {"source": "demo_request", "company_size": "120", "amount": "30000", "fit": "strong", "seats": "40",
+              "contract_term": "annual"}  # fmt: skip
+    created = events_of(
+        create_deal(cmds.CreateDeal("D-1", "Acme", "ada", fields=fields), process=SAAS, actor=SDR, now=NOW)
+    )
+    scored = ev.Event(
+        ev.QUALIFICATION_SCORED,
+        "deal:D-1",
+        NOW,
+        "ada",
+        {"framework": "meddic", "element": "champion", "confirmed": True},
+    )
+    deal = evolve_deal(evolve_deal(None, created[0]), scored)
+    found = lead_model.deal_features(deal, SAAS, NOW + timedelta(hours=3))
+    assert found == {
+        "source=demo_request": 1.0,
+        "fit=strong": 1.0,
+        "#company_size": pytest.approx(np.log1p(120)),
+        "amount=25k-100k": 1.0,
+        "meddic:champion": 1.0,
+        "#hours_to_first_touch": pytest.approx(np.log1p(3)),
+    }
+    lead = new_lead(company_size="120", fit="strong")
+    assert set(lead_model.lead_features(lead, SAAS)) == {"source=demo_request", "fit=strong", "#company_size"}
+    # Seats and contract term are what winning requires (an outcome's required fields): they are
+    # captured because the deal closed, so the model never learns from them (the found set above).
+    assert deal.value("seats") == 40.0
+    assert deal.value("contract_term") == "annual"
