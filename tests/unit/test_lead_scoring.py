@@ -143,6 +143,11 @@ def test_a_conversion_criterion_a_lead_cannot_meet_is_refused_at_load() -> None:
     )
     with pytest.raises(ProcessFileError, match="leads are qualified with meddic, so a bant score is never met"):
         parse_process(other, name="saas.yaml")
+    typo = SAAS_TEXT.replace('when: "company_size >= 50 and', 'when: "compnay_size >= 50 and')
+    _process, warnings = parse_process(typo, name="saas.yaml")
+    assert len(warnings) == 1
+    assert "leads.scoring.fit[2]: 'compnay_size' is neither a field of the process nor a usual answer" in warnings[0]
+    assert parse_process(SAAS_TEXT, name="saas.yaml")[1] == []
     bad_rule = SAAS_TEXT.replace('when: "business_email", points: 15', "points: 15")
     with pytest.raises(ProcessFileError, match="a rule needs either 'when'"):
         parse_process(bad_rule, name="saas.yaml")

@@ -16,7 +16,7 @@ from typing import Any
 
 from dealflow.domain.lead_state import LeadState
 from dealflow.process.expressions import ExpressionError, evaluate
-from dealflow.process.lead_scoring import RuleKind, ScoreRule
+from dealflow.process.lead_scoring import DERIVED_NAMES, RuleKind, ScoreRule
 from dealflow.process.models import Process
 
 # Answers read as numbers even when no process field declares them (forms send text).
@@ -70,7 +70,7 @@ def lead_names(lead: LeadState, process: Process, now: datetime) -> dict[str, An
     domain = email.rpartition("@")[2].lower() if "@" in email else None
     free = None if domain is None else domain in process.leads.scoring.free_mail_domains
     framework = process.qualification
-    names |= {
+    derived = {
         "email_domain": domain,
         "free_mail": free,
         "business_email": free is False,
@@ -79,7 +79,8 @@ def lead_names(lead: LeadState, process: Process, now: datetime) -> dict[str, An
         "days_since_last_seen": (now - lead.last_seen_at).days,
         "qualification": lead.score(framework) if framework else 0,
     }
-    return names
+    assert set(derived) == set(DERIVED_NAMES)
+    return names | derived
 
 
 def _words(value: Any) -> str:

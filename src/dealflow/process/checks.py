@@ -8,7 +8,7 @@ from datetime import date
 
 from dealflow.process.criteria import Condition, Criterion, FieldCaptured, QualificationScore
 from dealflow.process.expressions import FUNCTION_NAMES, referenced_names, type_problem
-from dealflow.process.lead_scoring import LEAD_CRITERION_KINDS
+from dealflow.process.lead_scoring import COMMON_ANSWERS, DERIVED_NAMES, LEAD_ATTRIBUTES, LEAD_CRITERION_KINDS
 from dealflow.process.models import BUILTIN_FIELDS, CONTEXT_ITEMS, FieldType, Process
 
 Path = tuple[str | int, ...]
@@ -234,5 +234,16 @@ def _lead_rules(process: Process) -> Iterator[Problem]:
     for j, role in enumerate(conversion.override_roles or ()):
         if role not in process.roles:
             yield Problem(("leads", "conversion", "override_roles", j), f"unknown role '{role}'")
+    known = {*process.fields, *BUILTIN_FIELDS, *LEAD_ATTRIBUTES, *DERIVED_NAMES, *COMMON_ANSWERS}
+    for kind in ("fit", "intent"):
+        for j, rule in enumerate(getattr(process.leads.scoring, kind)):
+            names = referenced_names(rule.when) if rule.when else {rule.field or ""}
+            for name in sorted(n for n in names if n not in known and n not in FUNCTION_NAMES):
+                yield Problem(
+                    ("leads", "scoring", kind, j),
+                    f"'{name}' is neither a field of the process nor a usual answer: check the spelling "
+                    "(the rule fires only for leads whose answers carry it)",
+                    warning=True,
+                )
     if not process.qualification and any(isinstance(c, QualificationScore) for c in conversion.criteria):
         yield Problem(("qualification",), "name the framework leads are qualified with", warning=True)

@@ -16,6 +16,36 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from dealflow.process.criteria import Criterion, Key
 from dealflow.process.expressions import check_syntax
 
+# What every lead answers (its capture) and the names scoring derives from it and its history.
+LEAD_ATTRIBUTES = ("name", "company", "email", "source")
+DERIVED_NAMES = (
+    "email_domain",
+    "free_mail",
+    "business_email",
+    "resubmissions",
+    "days_since_created",
+    "days_since_last_seen",
+    "qualification",
+)
+# Answers forms and imports commonly collect (a rule on another name draws a warning, in case of a typo).
+COMMON_ANSWERS = (
+    "annual_revenue",
+    "company_size",
+    "country",
+    "employees",
+    "industry",
+    "message",
+    "pages",
+    "phone",
+    "region",
+    "revenue",
+    "seats",
+    "title",
+    "utm_campaign",
+    "utm_medium",
+    "utm_source",
+    "website",
+)
 # Criterion kinds a lead can meet: it has fields and a scorecard, but no stage, activities,
 # contacts, approvals or documents until it becomes a deal.
 LEAD_CRITERION_KINDS = ("field", "condition", "qualification")
