@@ -22,6 +22,7 @@ from dealflow.cli import (
     leads,
     metrics,
     processes,
+    scores,
     workspace,
 )
 from dealflow.errors import (
@@ -58,6 +59,7 @@ app.add_typer(handoffs.app, name="handoff")
 app.add_typer(events.app, name="events")
 app.add_typer(forecast.app, name="forecast")
 cadences.register(app)
+app.add_typer(scores.app, name="score")
 
 # Exit codes, one per kind of error (documented in the README).
 EXIT_CODES: tuple[tuple[type[DealflowError], int], ...] = (

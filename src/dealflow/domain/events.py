@@ -41,6 +41,11 @@ TOUCH_DONE = "TouchDone"
 CADENCE_STOPPED = "CadenceStopped"
 LEAD_ESCALATED = "LeadEscalated"
 LEAD_RESUBMITTED = "LeadResubmitted"
+# Qualification, scoring and nurture of leads.
+LEAD_QUALIFIED = "LeadQualificationScored"
+LEAD_SCORED = "LeadScored"
+LEAD_RECYCLED = "LeadRecycled"
+LEAD_REOPENED = "LeadReopened"
 
 # Deal events that change nothing outside the deal's own row (and its stage stays).
 DEAL_STATE_ONLY = frozenset(

@@ -8,6 +8,7 @@ from datetime import date
 
 from dealflow.process.criteria import Condition, Criterion, FieldCaptured, QualificationScore
 from dealflow.process.expressions import FUNCTION_NAMES, referenced_names, type_problem
+from dealflow.process.lead_scoring import COMMON_ANSWERS, DERIVED_NAMES, LEAD_ATTRIBUTES, LEAD_CRITERION_KINDS
 from dealflow.process.models import BUILTIN_FIELDS, CONTEXT_ITEMS, Cadence, FieldType, Process
 
 Path = tuple[str | int, ...]
@@ -34,6 +35,7 @@ def check_process(process: Process) -> list[Problem]:
         *_cadence(process),
         *_lead_cadence(process),
         *_lead_intake(process),
+        *_lead_rules(process),
     ]
 
 
@@ -263,3 +265,40 @@ def _lead_intake(process: Process) -> Iterator[Problem]:
             "no fallback: a lead no rule can place goes to an admin (declare who should get it)",
             warning=True,
         )
+
+
+def _lead_rules(process: Process) -> Iterator[Problem]:
+    """The lead sections: conversion criteria a lead can meet, known roles and frameworks."""
+    conversion = process.leads.conversion
+    for j, criterion in enumerate(conversion.criteria):
+        path: Path = ("leads", "conversion", "criteria", j)
+        if criterion.kind not in LEAD_CRITERION_KINDS:
+            kinds = ", ".join(LEAD_CRITERION_KINDS)
+            yield Problem((*path, "kind"), f"a lead cannot meet a '{criterion.kind}' criterion (use {kinds})")
+        elif isinstance(criterion, QualificationScore):
+            framework = process.framework(criterion.framework)
+            if framework is None:
+                yield Problem((*path, "framework"), f"unknown qualification framework '{criterion.framework}'")
+            elif criterion.min > len(framework.elements):
+                yield Problem((*path, "min"), f"{framework.key} has {len(framework.elements)} elements")
+            elif process.qualification and criterion.framework != process.qualification:
+                yield Problem(
+                    (*path, "framework"),
+                    f"leads are qualified with {process.qualification}, so a {criterion.framework} score is never met",
+                )
+    for j, role in enumerate(conversion.override_roles or ()):
+        if role not in process.roles:
+            yield Problem(("leads", "conversion", "override_roles", j), f"unknown role '{role}'")
+    known = {*process.fields, *BUILTIN_FIELDS, *LEAD_ATTRIBUTES, *DERIVED_NAMES, *COMMON_ANSWERS}
+    for kind in ("fit", "intent"):
+        for j, rule in enumerate(getattr(process.leads.scoring, kind)):
+            names = referenced_names(rule.when) if rule.when else {rule.field or ""}
+            for name in sorted(n for n in names if n not in known and n not in FUNCTION_NAMES):
+                yield Problem(
+                    ("leads", "scoring", kind, j),
+                    f"'{name}' is neither a field of the process nor a usual answer: check the spelling "
+                    "(the rule fires only for leads whose answers carry it)",
+                    warning=True,
+                )
+    if not process.qualification and any(isinstance(c, QualificationScore) for c in conversion.criteria):
+        yield Problem(("qualification",), "name the framework leads are qualified with", warning=True)

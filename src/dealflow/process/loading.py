@@ -87,6 +87,10 @@ def _add_shipped_frameworks(data: dict[str, Any]) -> None:
         for criterion in (outcome.get("criteria") or []) if isinstance(outcome, dict) else []:
             if isinstance(criterion, dict) and criterion.get("kind") == "qualification":
                 wanted.add(criterion.get("framework"))
+    conversion = ((data.get("leads") or {}).get("conversion") or {}) if isinstance(data.get("leads"), dict) else {}
+    for criterion in (conversion.get("criteria") or []) if isinstance(conversion, dict) else []:
+        if isinstance(criterion, dict) and criterion.get("kind") == "qualification":
+            wanted.add(criterion.get("framework"))
     shipped = shipped_frameworks()
     extra = [shipped[k].model_dump() for k in sorted(wanted - declared, key=str) if k in shipped]
     if extra:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dealflow.process.criteria import Criterion, Key
 from dealflow.process.durations import Duration
 from dealflow.process.lead_intake import Form, Routing, SpeedToLead
+from dealflow.process.lead_scoring import LeadConversion, LeadNurture, LeadScoring
 
 FieldType = Literal["text", "number", "money", "date", "choice", "contact"]
 Channel = Literal["call", "email", "meeting", "linkedin", "sms", "task"]
@@ -165,6 +166,9 @@ class LeadRules(_Model):
     forms: tuple[Form, ...] = ()
     routing: Routing | None = None
     speed_to_lead: SpeedToLead | None = None
+    scoring: LeadScoring = LeadScoring()
+    conversion: LeadConversion = LeadConversion()
+    nurture: LeadNurture = LeadNurture()
 
 
 class Overrides(_Model):

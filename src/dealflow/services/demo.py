@@ -218,6 +218,13 @@ LEADS = (
     ("Dev Student", None, "inbound"),
     ("Noah Berg", "Tidewater Ports", "outbound"),
 )
+# What the leads told us besides their name and email, for the scoring rules to read.
+LEAD_ANSWERS: dict[str, dict[str, str]] = {
+    "Priya Raman": {"title": "VP Operations", "company_size": "420", "pages": "/pricing /customers"},
+    "Leo Martins": {"title": "Practice manager", "company_size": "35"},
+    "Hana Sato": {"title": "Head of Ecommerce", "company_size": "160"},
+    "Noah Berg": {"title": "Logistics analyst", "company_size": "2300"},
+}
 
 
 def _add_leads(seeder: _Seeder) -> None:
@@ -227,7 +234,10 @@ def _add_leads(seeder: _Seeder) -> None:
         owner = SDRS[i % len(SDRS)]
         email = f"{name.split()[0].lower()}@{(company or 'mail').split()[0].lower()}.example"
         with seeder.uow() as uow:
-            lead_id = sl.capture_lead(uow=uow, actor_id=owner, name=name, company=company, email=email, source=source)
+            lead_id = sl.capture_lead(
+                uow=uow, actor_id=owner, name=name, company=company, email=email, source=source,
+                fields=LEAD_ANSWERS.get(name),
+            )  # fmt: skip
         if company is None:
             with seeder.uow() as uow:
                 sl.disqualify(

@@ -119,12 +119,29 @@ def board_deals(
     return Board(connection.execute(query).all(), totals)
 
 
+LEAD_ORDERS = ("newest", "score", "fit", "intent", "learned")
+
+
 def page_leads(
-    connection: Connection, scope: Scope, window: Window, *, status: str | None = None, owner: str | None = None
+    connection: Connection,
+    scope: Scope,
+    window: Window,
+    *,
+    status: str | None = None,
+    owner: str | None = None,
+    order: str = "newest",
 ) -> Page:
-    """Leads in scope, newest first."""
+    """Leads in scope, newest first or the highest score first (fit and intent, or one of them)."""
     lead = t.leads
     query: Select[Any] = select(lead).where(owned_by(scope, lead.c.owner))
+    ranks = {
+        "score": lead.c.score,
+        "fit": lead.c.fit_score,
+        "intent": lead.c.intent_score,
+        "learned": lead.c.learned_score,
+    }
+    if order in ranks:
+        query = query.order_by(ranks[order].desc().nulls_last())
     query = query.order_by(lead.c.number.desc().nulls_last(), lead.c.id)
     return _page(connection, _where(query, (lead.c.status, status), (lead.c.owner, owner)), window)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Connection, bindparam, delete, insert, update
 
@@ -212,8 +212,16 @@ def project_side_tables(connection: Connection, seq: int, event: Event) -> None:
             connection.execute(
                 update(t.leads)
                 .where(t.leads.c.id == key)
-                .values(status=status, closed_at=event.at, reason=data.get("reason"), deal_id=data.get("deal_id"))
+                .values(
+                    status=status,
+                    closed_at=event.at,
+                    reason=data.get("reason") if event.type == ev.LEAD_DISQUALIFIED else None,
+                    deal_id=data.get("deal_id"),
+                    reengage_on=None,
+                )
             )
+        case ev.LEAD_SCORED | ev.LEAD_RECYCLED | ev.LEAD_REOPENED:
+            connection.execute(update(t.leads).where(t.leads.c.id == key).values(**lead_changes(event)))
         case ev.HANDOFF_ACCEPTED | ev.HANDOFF_RETURNED:
             status = "accepted" if event.type == ev.HANDOFF_ACCEPTED else "returned"
             connection.execute(
@@ -225,3 +233,23 @@ def project_side_tables(connection: Connection, seq: int, event: Event) -> None:
             pass
     if event.stream.startswith(("lead:", "user:")):
         project_intake(connection, event)
+
+
+def lead_changes(event: Event) -> dict[str, object]:
+    """The columns of a lead's row that a scoring or nurture event sets."""
+    data = event.data
+    match event.type:
+        case ev.LEAD_SCORED:
+            fit, intent = int(data["fit"]), int(data["intent"])
+            learned = data.get("learned")
+            return {
+                "fit_score": fit,
+                "intent_score": intent,
+                "score": fit + intent,
+                "learned_score": None if learned is None else float(learned),
+                "scored_at": event.at,
+            }
+        case ev.LEAD_RECYCLED:
+            return {"status": "nurture", "reengage_on": date.fromisoformat(data["reengage_on"])}
+        case _:
+            return {"status": "open", "reengage_on": None}

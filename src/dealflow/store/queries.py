@@ -162,9 +162,14 @@ def get_lead(connection: Connection, *, lead_id: str) -> Row[Any] | None:
     return connection.execute(select(t.leads).where(t.leads.c.id == lead_id)).first()
 
 
-def list_leads(connection: Connection, *, status: str | None = "open", owner: str | None = None) -> Sequence[Any]:
-    """Leads, newest first."""
-    query = select(t.leads).order_by(t.leads.c.number.desc().nulls_last(), t.leads.c.id)
+def list_leads(
+    connection: Connection, *, status: str | None = "open", owner: str | None = None, by_score: bool = False
+) -> Sequence[Any]:
+    """Leads, newest first (or the highest fit and intent score first)."""
+    query = select(t.leads)
+    if by_score:
+        query = query.order_by(t.leads.c.score.desc().nulls_last())
+    query = query.order_by(t.leads.c.number.desc().nulls_last(), t.leads.c.id)
     if status is not None:
         query = query.where(t.leads.c.status == status)
     if owner is not None:

@@ -292,7 +292,16 @@ leads = Table(
     Column("assigned_at", Timestamp),
     Column("touched_at", Timestamp),
     Column("sla_due_at", Timestamp, index=True),  # NULL once touched, closed or escalated
+    # Scoring and nurture: what the lead list sorts by, and what the nurture job looks for.
+    Column("fit_score", Integer),
+    Column("intent_score", Integer),
+    Column("score", Integer),
+    Column("learned_score", Float),
+    Column("scored_at", Timestamp),
+    Column("reengage_on", Date),
     Index("ix_leads_owner_status", "owner", "status"),
+    Index("ix_leads_status_score", "status", "score"),
+    Index("ix_leads_status_reengage_on", "status", "reengage_on"),
 )
 
 # Forecast snapshots are records of what was forecast at the time, not projections of events:
@@ -357,6 +366,22 @@ cadence_tasks = Table(
     Index("ix_cadence_tasks_owner_status_due_on", "owner", "status", "due_on"),
     Index("ix_cadence_tasks_status_due_on", "status", "due_on"),
     Index("ix_cadence_tasks_subject_status", "subject", "status"),
+)
+
+# Learned lead-scoring models, one row per training run: records of what was trained, not
+# projections of events, so `dealflow rebuild` leaves them alone. The model is plain JSON
+# (coefficients, scaling, calibration), never a pickle.
+score_models = Table(
+    "score_models",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("process", String(64), nullable=False),
+    Column("trained_at", Timestamp, nullable=False),
+    Column("trained_by", String(64), nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("auc", Float, nullable=False),
+    Column("model", Json, nullable=False),
+    Index("ix_score_models_process_trained_at", "process", "trained_at"),
 )
 
 PROJECTIONS = (

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from dealflow.api.schemas.common import Body, Id, Key, ShortText
+from dealflow.api.schemas.common import Body, Fields, Id, Key, ShortText
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -20,6 +20,8 @@ class LeadCreate(Body):
     email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] | None = None
     source: Key | None = None
     owner: Id | None = None
+    process: Key | None = None
+    fields: Fields | None = None
 
 
 class LeadPublic(BaseModel):
@@ -36,20 +38,28 @@ class LeadPublic(BaseModel):
     closed_at: datetime | None
     reason: str | None
     deal_id: str | None
+    fit_score: int | None = None
+    intent_score: int | None = None
+    score: int | None = None
+    learned_score: float | None = None
+    reengage_on: date | None = None
 
 
 class LeadDisqualify(Body):
-    """Close a lead as disqualified, with a reason code of the process."""
+    """Close a lead as disqualified, with a reason code of the process (the lead's own by default)."""
 
     reason: Key | None = None
-    process: Key = "standard"
+    process: Key | None = None
 
 
 class LeadConvert(Body):
-    """Turn a lead into a deal in the first stage of a process."""
+    """Turn a lead into a deal in the first stage of a process (the lead's own by default), through the
+    conversion gate; ``override`` with a ``reason`` passes a failed gate (allowed roles only)."""
 
-    process: Key = "standard"
+    process: Key | None = None
     title: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+    override: bool = False
+    reason: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
 
 class HandoffPublic(BaseModel):

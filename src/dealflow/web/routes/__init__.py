@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from dealflow.web.routes import board, dashboards, deal, handoffs, intake, login, my_day, processes, touches
+from dealflow.web.routes import board, dashboards, deal, handoffs, intake, leads, login, my_day, processes, touches
 
-ROUTERS = tuple(m.router for m in (login, board, deal, handoffs, my_day, dashboards, processes, touches, intake))
+ROUTERS = tuple(m.router for m in (login, board, deal, handoffs, my_day, dashboards, processes, leads, touches, intake))
