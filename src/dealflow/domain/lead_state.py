@@ -15,10 +15,6 @@ from dealflow.domain import events as ev
 from dealflow.domain.deals import Deal, Evidence
 from dealflow.domain.events import Event
 
-# Recorded by lead intake (routing and dedupe): a change of owner, and a form posted again by the
-# same lead, whose answers are merged in.
-LEAD_RESUBMITTED = "LeadResubmitted"
-LEAD_ASSIGNED = "LeadAssigned"
 _ATTRIBUTES = ("name", "company", "email", "source")
 
 
@@ -148,9 +144,9 @@ def _changes(lead: LeadState, event: Event) -> dict[str, Any]:
             return {"status": "disqualified"}
         case ev.LEAD_CONVERTED:
             return {"status": "converted", "deal_id": data.get("deal_id")}
-        case _ if event.type == LEAD_RESUBMITTED:
+        case ev.LEAD_RESUBMITTED:  # a form posted again by the same lead: its answers merged in
             return _resubmitted(lead, event)
-        case _ if event.type == LEAD_ASSIGNED:
+        case ev.LEAD_ASSIGNED:
             return {"owner": data["owner"]}
         case _:
             return {}

@@ -23,6 +23,7 @@ from dealflow.errors import Conflict, InvalidInput, NotFound, TooManyAttempts
 from dealflow.imports.csvfiles import Table
 from dealflow.process.lead_intake import Form, FormField
 from dealflow.process.models import Process
+from dealflow.services import lead_scoring
 from dealflow.services import leads as sl
 from dealflow.services.lookups import load_actor, load_process
 from dealflow.store import queries
@@ -135,6 +136,7 @@ def take(
             form=form.key, matched_by=found.by, fields={**submission.fields, **{k: v for k, v in data.items() if v}},
         )  # fmt: skip
         record_events(uow, [resubmitted])
+        lead_scoring.rescore(uow, lead_id=found.id, actor=actor, process=process)  # asked again: more intent
         uow.commit()
         return Received("resubmitted", found.id, form)
     lead_id = sl.capture_lead(
