@@ -16,6 +16,7 @@ from dealflow.api import errors
 from dealflow.api.dependencies import Workspace
 from dealflow.api.routes import (
     auth,
+    calendar,
     deals,
     events,
     evidence,
@@ -66,5 +67,6 @@ def create_app(settings: Settings, *, engine: Engine | None = None, clock: Clock
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX)
+    app.include_router(calendar.router)  # /calendar/<token>.ics: calendar apps want a short URL
     site.mount(app)
     return app

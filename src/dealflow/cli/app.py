@@ -19,6 +19,7 @@ from dealflow.cli import (
     inspect,
     leads,
     metrics,
+    notify,
     processes,
     workspace,
 )
@@ -54,6 +55,7 @@ app.add_typer(deals.next_step_app, name="next-step")
 app.add_typer(handoffs.app, name="handoff")
 app.add_typer(events.app, name="events")
 app.add_typer(forecast.app, name="forecast")
+notify.register(app)
 
 # Exit codes, one per kind of error (documented in the README).
 EXIT_CODES: tuple[tuple[type[DealflowError], int], ...] = (

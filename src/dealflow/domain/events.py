@@ -35,6 +35,8 @@ DEAL_DISQUALIFIED = "DealDisqualified"
 LEAD_CREATED = "LeadCreated"
 LEAD_DISQUALIFIED = "LeadDisqualified"
 LEAD_CONVERTED = "LeadConverted"
+# A service level missed: {kind: stage|handoff|speed_to_lead, deal_id|lead_id, due_at, ...}.
+SLA_BREACHED = "SlaBreached"
 
 # Deal events that change nothing outside the deal's own row (and its stage stays).
 DEAL_STATE_ONLY = frozenset(

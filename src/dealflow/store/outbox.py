@@ -1,0 +1,146 @@
+"""The outbox: what is to be sent (emails, webhook calls), written with the events that call for it
+and delivered by the worker.
+
+A row is claimed by one worker at a time: on PostgreSQL with ``SELECT ... FOR UPDATE SKIP LOCKED``
+(several workers share the rows due without waiting on each other), on SQLite with one conditional
+UPDATE (SQLite has a single writer). A claim is a lease: a worker that dies leaves its rows to be
+claimed again when the lease runs out. Every attempt is logged in ``delivery_attempts``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Row, Table, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from dealflow.store import tables as t
+
+EMAIL = "email"
+WEBHOOK = "webhook"
+DUE = ("pending", "failed")  # the statuses of rows still to deliver
+
+
+@dataclass(frozen=True)
+class Message:
+    """One thing to send: its idempotence key, kind, payload and, for a webhook, which one."""
+
+    key: str
+    kind: str
+    payload: dict[str, Any]
+    webhook_id: str | None = None
+    event_seq: int | None = None
+
+
+def insert_ignoring(connection: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: list[str]) -> int:
+    """Insert ``rows``, leaving out those whose ``keys`` are already there; returns rows inserted."""
+    if not rows:
+        return 0
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).on_conflict_do_nothing(index_elements=keys)
+    return int(connection.execute(statement, list(rows)).rowcount or 0)
+
+
+def enqueue(connection: Connection, messages: Sequence[Message], *, now: datetime) -> int:
+    """Add messages to the outbox in the caller's transaction; one already there (same key) is
+    left alone, so recording the same notification twice sends it once. Returns rows added."""
+    rows = [
+        {
+            "key": m.key[:200],
+            "kind": m.kind,
+            "payload": m.payload,
+            "webhook_id": m.webhook_id,
+            "event_seq": m.event_seq,
+            "status": "pending",
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": now,
+        }
+        for m in messages
+    ]
+    return insert_ignoring(connection, t.outbox, rows, ["key"])
+
+
+def claim(
+    connection: Connection, *, worker: str, now: datetime, limit: int, lease: timedelta, kinds: Sequence[str]
+) -> list[Row[Any]]:
+    """Take up to ``limit`` rows of ``kinds`` due at ``now`` for ``worker`` until ``now + lease``
+    (commit after)."""
+    o = t.outbox
+    due = (
+        o.c.status.in_(DUE),
+        o.c.kind.in_(kinds),
+        o.c.next_attempt_at <= now,
+        or_(o.c.claimed_until.is_(None), o.c.claimed_until < now),
+    )
+    chosen = select(o.c.id).where(*due).order_by(o.c.next_attempt_at, o.c.id).limit(limit)
+    if connection.dialect.name == "postgresql":
+        chosen = chosen.with_for_update(skip_locked=True)
+    statement = (
+        update(o)
+        .where(o.c.id.in_(chosen.scalar_subquery()), *due)
+        .values(claimed_by=worker, claimed_until=now + lease)
+        .returning(*o.c)
+    )
+    return sorted(connection.execute(statement).all(), key=lambda r: (r.next_attempt_at, r.id))
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """How one try at delivering a row went."""
+
+    ok: bool
+    status_code: int | None = None
+    error: str | None = None
+    duration_ms: float = 0.0
+
+
+def backoff(attempts: int, *, base: timedelta, cap: timedelta, rng: random.Random | None = None) -> timedelta:
+    """The wait before the next try after ``attempts`` failed ones: doubling from ``base`` up to
+    ``cap``, each wait drawn between half and all of it (jitter, so that retries spread out)."""
+    full = min(cap.total_seconds(), base.total_seconds() * 2 ** max(attempts - 1, 0))
+    return timedelta(seconds=full * (rng or random).uniform(0.5, 1.0))
+
+
+def finish(
+    connection: Connection,
+    row: Row[Any],
+    attempt: Attempt,
+    *,
+    worker: str,
+    now: datetime,
+    max_attempts: int,
+    retry_in: timedelta,
+) -> str:
+    """Log an attempt at ``row`` and set its status (sent, failed to retry, or dead); returns it."""
+    attempts = row.attempts + 1
+    connection.execute(
+        insert(t.delivery_attempts),
+        {
+            "outbox_id": row.id,
+            "attempt": attempts,
+            "at": now,
+            "ok": attempt.ok,
+            "status_code": attempt.status_code,
+            "error": attempt.error,
+            "duration_ms": round(attempt.duration_ms, 1),
+            "worker": worker,
+        },
+    )
+    values: dict[str, object]
+    if attempt.ok:
+        status, values = "sent", {"sent_at": now, "last_error": None}
+    else:
+        status = "dead" if attempts >= max_attempts else "failed"
+        error = attempt.error or f"HTTP {attempt.status_code}"
+        values = {"last_error": error[:2000], "next_attempt_at": now + retry_in}
+    connection.execute(
+        update(t.outbox)
+        .where(t.outbox.c.id == row.id, t.outbox.c.claimed_by == worker)
+        .values(status=status, attempts=attempts, claimed_by=None, claimed_until=None, **values)
+    )
+    return status
