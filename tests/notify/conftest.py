@@ -150,7 +150,7 @@ def target() -> Iterator[Target]:
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
             signed = hmac.compare_digest(self.headers.get("X-Dealflow-Signature", ""), expected)

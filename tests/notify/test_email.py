@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from dealflow.domain.events import Event
 from dealflow.services import leads as sl
 from dealflow.settings import Settings
-from dealflow.store.event_log import record_events, rebuild
+from dealflow.store.event_log import rebuild, record_events
 from dealflow.store.unit_of_work import UnitOfWork
 from dealflow.worker.delivery import deliver_outbox
 
