@@ -188,12 +188,16 @@ def deliver_outbox(engine: Engine, now: datetime) -> int:
             if not rows:
                 break
             for row in rows:
+                tries = policy.max_attempts
                 if row.kind == outbox.EMAIL:
                     attempt = mailer.send(row.payload)
                 else:
                     if row.webhook_id not in hooks:
                         hooks[row.webhook_id] = _webhook(engine, row.webhook_id)
-                    attempt = post_webhook(client, hooks[row.webhook_id], row, now)
+                    hook = hooks[row.webhook_id]
+                    attempt = post_webhook(client, hook, row, now)
+                    if hook is None or not hook.active:
+                        tries = 1  # no use trying again
                 retry_in = outbox.backoff(row.attempts + 1, base=policy.first_retry, cap=policy.longest_wait)
                 with engine.begin() as connection:
                     status = outbox.finish(
@@ -202,7 +206,7 @@ def deliver_outbox(engine: Engine, now: datetime) -> int:
                         attempt,
                         worker=worker,
                         now=now,
-                        max_attempts=policy.max_attempts,
+                        max_attempts=tries,
                         retry_in=retry_in,
                     )
                 sent += status == "sent"
