@@ -41,8 +41,8 @@ def insert_ignoring(connection: Connection, table: Table, rows: Sequence[dict[st
     if not rows:
         return 0
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).on_conflict_do_nothing(index_elements=keys)
-    return int(connection.execute(statement, list(rows)).rowcount or 0)
+    statement = dialect.insert(table).on_conflict_do_nothing(index_elements=keys).returning(table.c[keys[0]])
+    return len(connection.execute(statement, list(rows)).all())
 
 
 def enqueue(connection: Connection, messages: Sequence[Message], *, now: datetime) -> int:
