@@ -29,6 +29,8 @@ from dealflow.store.unit_of_work import UnitOfWork
 from dealflow.worker import delivery
 from dealflow.worker.delivery import Policy
 
+from ..integration.conftest import Cli
+
 Factory = Callable[[], UnitOfWork]
 
 # (id, roles, team, email): cyd has no email address, so gets no email.
@@ -190,3 +192,11 @@ def outbox_rows(engine: Engine) -> list[Any]:
 def attempts(engine: Engine) -> list[Any]:
     with engine.connect() as connection:
         return connection.execute(select(t.delivery_attempts).order_by(t.delivery_attempts.c.id)).all()
+
+
+@pytest.fixture
+def workspace(capsys: pytest.CaptureFixture[str], database_url: str) -> Cli:
+    """The command line on a workspace made with ``dealflow init`` (founder is its admin)."""
+    cli = Cli(capsys, database_url)
+    assert cli("init", "--user", "founder") == 0, cli.err
+    return cli

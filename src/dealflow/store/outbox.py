@@ -78,14 +78,14 @@ def claim(
         or_(o.c.claimed_until.is_(None), o.c.claimed_until < now),
     )
     chosen = select(o.c.id).where(*due).order_by(o.c.next_attempt_at, o.c.id).limit(limit)
+    claimed = update(o).values(claimed_by=worker, claimed_until=now + lease).returning(*o.c)
     if connection.dialect.name == "postgresql":
-        chosen = chosen.with_for_update(skip_locked=True)
-    statement = (
-        update(o)
-        .where(o.c.id.in_(chosen.scalar_subquery()), *due)
-        .values(claimed_by=worker, claimed_until=now + lease)
-        .returning(*o.c)
-    )
+        # Chosen once, in a CTE kept apart from the UPDATE: as an IN (subquery) the planner may
+        # run it again per row, and each run skips other rows, claiming more than ``limit``.
+        rows = chosen.with_for_update(skip_locked=True).cte("chosen").prefix_with("MATERIALIZED")
+        statement = claimed.where(o.c.id == rows.c.id)
+    else:
+        statement = claimed.where(o.c.id.in_(chosen.scalar_subquery()), *due)
     return sorted(connection.execute(statement).all(), key=lambda r: (r.next_attempt_at, r.id))
 
 
