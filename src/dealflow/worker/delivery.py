@@ -20,6 +20,7 @@ import smtplib
 import socket
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -178,7 +179,8 @@ def deliver_outbox(engine: Engine, now: datetime) -> int:
     worker = worker_name()
     kinds = [outbox.WEBHOOK] + ([outbox.EMAIL] if settings.smtp_host else [])
     sent = tried = 0
-    with Mailer(settings, policy.timeout) as mailer, httpx.Client(timeout=policy.timeout) as client:
+    client: httpx.Client | None = None  # made at the first webhook: it costs a TLS context
+    with Mailer(settings, policy.timeout) as mailer, ExitStack() as stack:
         hooks: dict[str, Row[Any] | None] = {}
         while tried < policy.per_pass:
             with engine.begin() as connection:
@@ -195,6 +197,8 @@ def deliver_outbox(engine: Engine, now: datetime) -> int:
                     if row.webhook_id not in hooks:
                         hooks[row.webhook_id] = _webhook(engine, row.webhook_id)
                     hook = hooks[row.webhook_id]
+                    if client is None:
+                        client = stack.enter_context(httpx.Client(timeout=policy.timeout))
                     attempt = post_webhook(client, hook, row, now)
                     if hook is None or not hook.active:
                         tries = 1  # no use trying again

@@ -67,9 +67,12 @@ class Worker:
         return True
 
     def run_pass(self, now: datetime) -> list[JobResult]:
-        """Run every job due at ``now`` once; a failing job is logged and the others still run."""
+        """Run every job due at ``now`` once (those of a time slot, then those of every pass); a
+        failing job is logged and the others still run."""
         results = []
-        for name, job in self.jobs.items():
+        # The jobs of a slot first, then those of every pass: what they queue is delivered at once.
+        ordered = sorted(self.jobs.items(), key=lambda item: self.period(item[0]) is None)
+        for name, job in ordered:
             period = self.period(name)
             slot = None if period is None else slot_of(now, period)
             if slot is not None and not self.claim_slot(name, slot, now):
