@@ -115,6 +115,7 @@ def test_two_workers_on_one_postgresql_send_everything_exactly_once(
     with engine.begin() as connection:
         outbox.enqueue(connection, emails, now=clock.now)
     configure(engine, mailbox.settings())
+    mailbox.handler.delay = 0.005  # 200 emails take a second or more: both workers get to claim
 
     workers = [Worker(engine, name=f"worker-{n}") for n in (1, 2)]
     start = threading.Barrier(2)

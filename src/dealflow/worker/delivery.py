@@ -48,7 +48,7 @@ class Policy:
     first_retry: timedelta = timedelta(seconds=30)
     longest_wait: timedelta = timedelta(hours=6)
     lease: timedelta = timedelta(minutes=5)
-    batch: int = 50
+    batch: int = 20  # rows claimed at once: at most batch x timeout under one lease
     per_pass: int = 2000
 
     @classmethod
@@ -189,6 +189,7 @@ def deliver_outbox(engine: Engine, now: datetime) -> int:
                 )
             if not rows:
                 break
+            done = []
             for row in rows:
                 tries = policy.max_attempts
                 if row.kind == outbox.EMAIL:
@@ -203,18 +204,16 @@ def deliver_outbox(engine: Engine, now: datetime) -> int:
                     if hook is None or not hook.active:
                         tries = 1  # no use trying again
                 retry_in = outbox.backoff(row.attempts + 1, base=policy.first_retry, cap=policy.longest_wait)
-                with engine.begin() as connection:
+                done.append((row, attempt, tries, retry_in))
+            # One commit per claimed batch: a crash before it sends the batch again after the
+            # lease (at least once, never lost), and the receivers can drop repeats by key.
+            with engine.begin() as connection:
+                for row, attempt, tries, retry_in in done:
                     status = outbox.finish(
-                        connection,
-                        row,
-                        attempt,
-                        worker=worker,
-                        now=now,
-                        max_attempts=tries,
-                        retry_in=retry_in,
+                        connection, row, attempt, worker=worker, now=now, max_attempts=tries, retry_in=retry_in
                     )
-                sent += status == "sent"
-                tried += 1
+                    sent += status == "sent"
+            tried += len(done)
     return sent
 
 
