@@ -11,6 +11,8 @@ from sqlalchemy import Engine
 
 from dealflow.errors import Forbidden, InvalidInput
 from dealflow.services import webhooks as wh
+from dealflow.store.event_log import record_new_deals
+from dealflow.store.new_deals import NewDeal
 from dealflow.worker.delivery import deliver_outbox
 
 from ..conftest import Clock
@@ -133,3 +135,17 @@ def test_webhooks_are_checked_and_kept_to_admins(people: Factory, target: Target
         wh.add_webhook(uow=uow, actor_id="ada", url=target.url, events=["DealMoved"])
     with people() as uow:
         assert wh.list_webhooks(uow=uow, actor_id="root") == []
+
+
+def test_an_imported_history_notifies_nobody(people: Factory, engine: Engine, clock: Clock, target: Target) -> None:
+    subscribe(people, target, "DealMoved")
+    created = {"title": "Old deal", "process": "standard", "process_version": 1, "account_id": None,
+               "owner": "ada", "stage": "prospecting", "fields": {"title": "Old deal"}}  # fmt: skip
+    moved = {"from": "prospecting", "to": "qualification", "kind": "forward", "reason": None, "override": False}
+    steps = [("DealCreated", clock.now, created), ("DealMoved", clock.now + timedelta(days=1), moved)]
+    with people() as uow:
+        assert record_new_deals(uow, [NewDeal("deal:D-900", "ada", steps)]) == 2
+        uow.commit()
+    assert outbox_rows(engine) == []
+    move(people, "D-900", "discovery")  # live again: this one is news
+    assert [r.payload["event"] for r in outbox_rows(engine) if r.kind == "webhook"] == ["DealMoved"]
