@@ -37,11 +37,11 @@ def enqueue_for_events(connection: Connection, numbered: Sequence[tuple[int, Eve
     if not watched:
         return 0
     messages: list[Message] = []
-    people = _People(connection)
+    people = _People.of(connection)
     for seq, e in watched:
         if e.type in EMAIL_EVENTS:
             messages += _emails(connection, people, seq, e)
-    hooks = _webhooks(connection, {e.type for _, e in watched})
+    hooks = people.webhooks({e.type for _, e in watched})
     for seq, e in watched:
         for hook_id in hooks.get(e.type, ()):
             body = webhook_body(seq, e)
@@ -54,24 +54,26 @@ def webhook_body(seq: int, e: Event) -> dict[str, Any]:
     return {"event": e.type, "seq": seq, "stream": e.stream, "at": e.at.isoformat(), "actor": e.actor, "data": e.data}
 
 
-def _webhooks(connection: Connection, types: set[str]) -> dict[str, list[str]]:
-    wanted = types & set(WEBHOOK_EVENTS)
-    if not wanted:
-        return {}
-    found: dict[str, list[str]] = {}
-    rows = connection.execute(select(t.webhooks.c.id, t.webhooks.c.events).where(t.webhooks.c.active.is_(True)))
-    for row in rows:
-        for kind in set(row.events) & wanted:
-            found.setdefault(kind, []).append(row.id)
-    return found
-
-
 class _People:
-    """Users looked up once per batch of events: their email, team and roles."""
+    """Users (and webhooks) looked up once per transaction: a job that records many events in one
+    transaction asks for each person once."""
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.known: dict[str, Any] = {}
+        self.teams: dict[str, list[str]] = {}
+        self.hooks: list[Any] | None = None
+
+    @classmethod
+    def of(cls, connection: Connection) -> _People:
+        """The lookups of the connection's open transaction (new ones for a new transaction)."""
+        transaction = connection.get_transaction()
+        found = connection.info.get("dealflow_people")
+        if found is None or found[0] is not transaction:
+            found = (transaction, cls(connection))
+            connection.info["dealflow_people"] = found
+        people: _People = found[1]
+        return people
 
     def get(self, user_id: str | None) -> Any:
         if user_id is None:
@@ -87,9 +89,25 @@ class _People:
         user = self.get(user_id)
         if user is None or not user.team:
             return []
-        u = t.users
-        rows = self.connection.execute(select(u.c.id, u.c.roles).where(u.c.team == user.team)).all()
-        return sorted(r.id for r in rows if "manager" in (r.roles or []) and r.id != user_id)
+        if user.team not in self.teams:
+            u = t.users
+            rows = self.connection.execute(select(u.c.id, u.c.roles).where(u.c.team == user.team)).all()
+            self.teams[user.team] = sorted(r.id for r in rows if "manager" in (r.roles or []))
+        return [m for m in self.teams[user.team] if m != user_id]
+
+    def webhooks(self, types: set[str]) -> dict[str, list[str]]:
+        """The active webhooks subscribed to each of ``types``, by id."""
+        wanted = types & set(WEBHOOK_EVENTS)
+        if not wanted:
+            return {}
+        if self.hooks is None:
+            w = t.webhooks
+            self.hooks = list(self.connection.execute(select(w.c.id, w.c.events).where(w.c.active.is_(True))))
+        found: dict[str, list[str]] = {}
+        for row in self.hooks:
+            for kind in set(row.events) & wanted:
+                found.setdefault(kind, []).append(row.id)
+        return found
 
 
 def _subject_line(connection: Connection, stream: str) -> str:

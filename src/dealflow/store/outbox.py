@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, insert, or_, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from dealflow.store import tables as t
@@ -106,41 +106,70 @@ def backoff(attempts: int, *, base: timedelta, cap: timedelta, rng: random.Rando
     return timedelta(seconds=full * (rng or random).uniform(0.5, 1.0))
 
 
-def finish(
-    connection: Connection,
-    row: Row[Any],
-    attempt: Attempt,
-    *,
-    worker: str,
-    now: datetime,
-    max_attempts: int,
-    retry_in: timedelta,
-) -> str:
-    """Log an attempt at ``row`` and set its status (sent, failed to retry, or dead); returns it."""
-    attempts = row.attempts + 1
-    connection.execute(
-        insert(t.delivery_attempts),
-        {
-            "outbox_id": row.id,
-            "attempt": attempts,
-            "at": now,
-            "ok": attempt.ok,
-            "status_code": attempt.status_code,
-            "error": attempt.error,
-            "duration_ms": round(attempt.duration_ms, 1),
-            "worker": worker,
-        },
+_FINISH = (
+    update(t.outbox)
+    .where(t.outbox.c.id == bindparam("w_id"), t.outbox.c.claimed_by == bindparam("w_worker"))
+    .values(
+        status=bindparam("status"),
+        attempts=bindparam("attempts"),
+        claimed_by=None,
+        claimed_until=None,
+        sent_at=bindparam("sent_at"),
+        last_error=bindparam("last_error"),
+        next_attempt_at=bindparam("next_attempt_at"),
     )
-    values: dict[str, object]
-    if attempt.ok:
-        status, values = "sent", {"sent_at": now, "last_error": None}
-    else:
-        status = "dead" if attempts >= max_attempts else "failed"
-        error = attempt.error or f"HTTP {attempt.status_code}"
-        values = {"last_error": error[:2000], "next_attempt_at": now + retry_in}
-    connection.execute(
-        update(t.outbox)
-        .where(t.outbox.c.id == row.id, t.outbox.c.claimed_by == worker)
-        .values(status=status, attempts=attempts, claimed_by=None, claimed_until=None, **values)
-    )
-    return status
+)
+
+
+@dataclass(frozen=True)
+class Tried:
+    """A claimed row, how its attempt went, how many tries it may have, and the wait if it failed."""
+
+    row: Row[Any]
+    attempt: Attempt
+    max_attempts: int
+    retry_in: timedelta
+
+
+def finish(connection: Connection, tried: Sequence[Tried], *, worker: str, now: datetime) -> list[str]:
+    """Log the attempts at claimed rows and set each row's status (sent, failed to retry, or dead)
+    in two statements; returns the statuses."""
+    if not tried:
+        return []
+    log, changes, statuses = [], [], []
+    for item in tried:
+        row, attempt = item.row, item.attempt
+        attempts = row.attempts + 1
+        log.append(
+            {
+                "outbox_id": row.id,
+                "attempt": attempts,
+                "at": now,
+                "ok": attempt.ok,
+                "status_code": attempt.status_code,
+                "error": attempt.error,
+                "duration_ms": round(attempt.duration_ms, 1),
+                "worker": worker,
+            }
+        )
+        if attempt.ok:
+            status, error, next_at, sent_at = "sent", None, row.next_attempt_at, now
+        else:
+            status = "dead" if attempts >= item.max_attempts else "failed"
+            error = (attempt.error or f"HTTP {attempt.status_code}")[:2000]
+            next_at, sent_at = now + item.retry_in, None
+        statuses.append(status)
+        changes.append(
+            {
+                "w_id": row.id,
+                "w_worker": worker,
+                "status": status,
+                "attempts": attempts,
+                "sent_at": sent_at,
+                "last_error": error,
+                "next_attempt_at": next_at,
+            }
+        )
+    connection.execute(insert(t.delivery_attempts), log)
+    connection.execute(_FINISH, changes)
+    return statuses

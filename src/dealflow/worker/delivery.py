@@ -33,7 +33,7 @@ from sqlalchemy import Engine, Row, select
 from dealflow.settings import Settings
 from dealflow.store import outbox
 from dealflow.store import tables as t
-from dealflow.store.outbox import Attempt
+from dealflow.store.outbox import Attempt, Tried
 
 SIGNATURE_HEADER = "X-Dealflow-Signature"
 _SETTINGS_KEY = "dealflow_settings"
@@ -204,15 +204,11 @@ def deliver_outbox(engine: Engine, now: datetime) -> int:
                     if hook is None or not hook.active:
                         tries = 1  # no use trying again
                 retry_in = outbox.backoff(row.attempts + 1, base=policy.first_retry, cap=policy.longest_wait)
-                done.append((row, attempt, tries, retry_in))
+                done.append(Tried(row, attempt, tries, retry_in))
             # One commit per claimed batch: a crash before it sends the batch again after the
             # lease (at least once, never lost), and the receivers can drop repeats by key.
             with engine.begin() as connection:
-                for row, attempt, tries, retry_in in done:
-                    status = outbox.finish(
-                        connection, row, attempt, worker=worker, now=now, max_attempts=tries, retry_in=retry_in
-                    )
-                    sent += status == "sent"
+                sent += outbox.finish(connection, done, worker=worker, now=now).count("sent")
             tried += len(done)
     return sent
 
