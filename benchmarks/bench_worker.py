@@ -18,11 +18,15 @@ them all to a local SMTP server (aiosmtpd) in the same pass.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import socket
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from multiprocessing.sharedctypes import Synchronized
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
@@ -151,12 +155,21 @@ def bare_insert(engine: Engine, rows: int) -> float:
 
 
 class _Count:
-    def __init__(self) -> None:
-        self.received = 0
+    def __init__(self, received: Synchronized[int]) -> None:
+        self.received = received
 
     async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
-        self.received += 1
+        with self.received.get_lock():
+            self.received.value += 1
         return "250 OK"
+
+
+def _serve_smtp(port: int, received: Synchronized[int], stop: EventType) -> None:
+    """A local SMTP server (in its own process, as a real one would be) that counts what it gets."""
+    controller = Controller(_Count(received), hostname="127.0.0.1", port=port)
+    controller.start()
+    stop.wait()
+    controller.stop()
 
 
 def timed_pass(worker: Worker, now: datetime) -> tuple[float, list[JobResult]]:
@@ -186,36 +199,49 @@ def run(url: str, size: int, due: int) -> None:
                   for name, table in (("deals", t.deals), ("leads", t.leads), ("next steps", t.next_steps),
                                       ("handoffs", t.handoffs))}  # fmt: skip
     print(f"seeded in {time.perf_counter() - started:.1f} s: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
-    handler = _Count()
-    with tempfile.TemporaryDirectory():
-        smtp = Controller(handler, hostname="127.0.0.1", port=_free_port())
-        smtp.start()
-        try:
-            delivery.configure(engine, Settings(smtp_host="127.0.0.1", smtp_port=smtp.port))
-            worker = Worker(engine)
-            baseline_seconds = bare_insert(engine, size)
-            print(f"baseline: bare insert of {size:,} rows in {baseline_seconds:.3f} s")
-            print(f"\n| {'pass':<22} | {'seconds':>8} | {'/ bare':>8} | {'< 5 s':<7} | jobs |")
-            print(f"|{'-' * 24}|{'-' * 9}:|{'-' * 9}:|{'-' * 9}|------|")
-            seconds, results = timed_pass(worker, NOW)
-            assert sum(r.done for r in results) == 0, results
-            report("nothing due", seconds, results, baseline_seconds)
-            seconds, results = timed_pass(worker, NOW + timedelta(minutes=5))  # the next slots, still nothing
-            report("nothing due, again", seconds, results, baseline_seconds)
-            fall_due(engine, due)
-            seconds, results = timed_pass(worker, NOW + timedelta(days=1, minutes=10))
-            report(f"{due:,} due", seconds, results, baseline_seconds)
-        finally:
-            smtp.stop()
+    received: Synchronized[int] = multiprocessing.Value("i", 0)  # type: ignore[assignment]
+    stop = multiprocessing.Event()
+    port = _free_port()
+    smtp = multiprocessing.Process(target=_serve_smtp, args=(port, received, stop), daemon=True)
+    smtp.start()
+    _wait_for(port)
+    try:
+        delivery.configure(engine, Settings(smtp_host="127.0.0.1", smtp_port=port))
+        worker = Worker(engine)
+        baseline_seconds = bare_insert(engine, size)
+        print(f"baseline: bare insert of {size:,} rows in {baseline_seconds:.3f} s")
+        print(f"\n| {'pass':<22} | {'seconds':>8} | {'/ bare':>8} | {'< 5 s':<7} | jobs |")
+        print(f"|{'-' * 24}|{'-' * 9}:|{'-' * 9}:|{'-' * 9}|------|")
+        seconds, results = timed_pass(worker, NOW)
+        assert sum(r.done for r in results) == 0, results
+        report("nothing due", seconds, results, baseline_seconds)
+        seconds, results = timed_pass(worker, NOW + timedelta(minutes=5))  # the next slots, still nothing
+        report("nothing due, again", seconds, results, baseline_seconds)
+        fall_due(engine, due)
+        seconds, results = timed_pass(worker, NOW + timedelta(days=1, minutes=10))
+        report(f"{due:,} due", seconds, results, baseline_seconds)
+    finally:
+        stop.set()
+        smtp.join(timeout=30)
     with engine.connect() as connection:
         outbox = dict(connection.execute(select(t.outbox.c.status, func.count()).group_by(t.outbox.c.status)).all())
-    print(f"\noutbox after: {outbox}; emails the SMTP server received: {handler.received:,}")
+    print(f"\noutbox after: {outbox}; emails the SMTP server received: {received.value:,}")
     engine.dispose()
 
 
-def _free_port() -> int:
-    import socket
+def _wait_for(port: int) -> None:
+    """Wait until the SMTP server listens (at most 30 s)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"the SMTP server did not start on port {port}")
 
+
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
