@@ -15,7 +15,7 @@ from dealflow.store.unit_of_work import UnitOfWork
 from dealflow.worker.delivery import deliver_outbox
 
 from ..conftest import Clock
-from .conftest import Factory, Mailbox, attempts, body_of, configure, free_port, outbox_rows
+from .conftest import FAST, Factory, Mailbox, attempts, body_of, configure, free_port, outbox_rows
 from .helpers import create, hand_over
 
 
@@ -102,3 +102,25 @@ def test_replaying_the_log_sends_nothing_again(people: Factory, engine: Engine, 
         rebuild(uow)
         uow.commit()
     assert outbox_rows(engine) == before
+
+
+def test_a_long_smtp_outage_never_makes_an_email_dead(people: Factory, engine: Engine, clock: Clock) -> None:
+    box = Mailbox(free_port())
+    hand_over(people, create(people, "Initech"), to="ben")
+    hand_over(people, create(people, "Vandelay"), to="ben")
+    configure(engine, box.settings())
+    when = clock.now
+    for _ in range(FAST.max_attempts + 2):
+        assert deliver_outbox(engine, when) == 0
+        when += FAST.longest_wait
+    rows = outbox_rows(engine)
+    assert [(r.status, r.attempts) for r in rows] == [("failed", FAST.max_attempts + 2)] * 2
+    logged = attempts(engine)
+    # In each pass the first email found the server down; the second was not tried (no second wait).
+    assert [a.error.split(": ")[1].startswith("not tried") for a in logged[:2]] == [False, True]
+    box.start()
+    try:
+        assert deliver_outbox(engine, when) == 2
+    finally:
+        box.stop()
+    assert len(box.messages) == 2

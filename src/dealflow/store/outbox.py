@@ -97,6 +97,9 @@ class Attempt:
     status_code: int | None = None
     error: str | None = None
     duration_ms: float = 0.0
+    # The server could not be reached at all: the message is not at fault, so this try never
+    # makes it dead (it waits, at most the longest wait, until the server is back).
+    unreachable: bool = False
 
 
 def backoff(attempts: int, *, base: timedelta, cap: timedelta, rng: random.Random | None = None) -> timedelta:
@@ -155,7 +158,7 @@ def finish(connection: Connection, tried: Sequence[Tried], *, worker: str, now: 
         if attempt.ok:
             status, error, next_at, sent_at = "sent", None, row.next_attempt_at, now
         else:
-            status = "dead" if attempts >= item.max_attempts else "failed"
+            status = "dead" if attempts >= item.max_attempts and not attempt.unreachable else "failed"
             error = (attempt.error or f"HTTP {attempt.status_code}")[:2000]
             next_at, sent_at = now + item.retry_in, None
         statuses.append(status)

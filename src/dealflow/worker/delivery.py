@@ -2,8 +2,9 @@
 
 Each pass claims the rows due (see :mod:`dealflow.store.outbox`), tries each once, logs the
 attempt and sets the row's status: sent, failed (tried again after an exponential backoff with
-jitter) or dead after ``delivery_max_attempts`` tries. An SMTP server that is down or a webhook
-target that times out or answers 5xx costs an attempt, never the message.
+jitter) or dead after ``delivery_max_attempts`` tries. A webhook target that times out or answers
+5xx costs an attempt; an SMTP server that cannot be reached never makes an email dead: it waits
+(at most the longest wait between tries) until the server is back.
 
 A webhook call carries ``X-Dealflow-Signature: sha256=<hex>``, the HMAC-SHA256 of the raw body
 with the webhook's secret, with ``X-Dealflow-Timestamp`` (Unix seconds), ``X-Dealflow-Event``
@@ -93,6 +94,7 @@ class Mailer:
         self.settings = settings
         self.timeout = timeout
         self.smtp: smtplib.SMTP | None = None
+        self.down: str | None = None  # why the server could not be reached in this pass
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
@@ -116,17 +118,22 @@ class Mailer:
         message["Subject"] = payload["subject"]
         message.set_content(payload["body"])
         started = time.perf_counter()
-        try:
-            if self.smtp is None:
+        where = f"SMTP {self.settings.smtp_host}:{self.settings.smtp_port}"
+        if self.down is not None:  # not tried again in this pass: each try would wait as long
+            return Attempt(False, None, f"{where}: not tried, unreachable in this pass ({self.down})", 0.0, True)
+        if self.smtp is None:
+            try:
                 self.smtp = self._connect()
+            except (OSError, smtplib.SMTPException) as exc:
+                self.down = _error(exc)
+                return Attempt(False, getattr(exc, "smtp_code", None), f"{where}: {self.down}", _ms(started), True)
+        try:
             self.smtp.send_message(message)
         except (OSError, smtplib.SMTPException) as exc:
             self.close()
-            where = f"{self.settings.smtp_host}:{self.settings.smtp_port}"
             code = getattr(exc, "smtp_code", None)
-            error = f"SMTP {where}: {_error(exc)}"
-            return Attempt(False, code, error, (time.perf_counter() - started) * 1000)
-        return Attempt(True, 250, None, (time.perf_counter() - started) * 1000)
+            return Attempt(False, code, f"{where}: {_error(exc)}", _ms(started))
+        return Attempt(True, 250, None, _ms(started))
 
     def close(self) -> None:
         """Say goodbye to the server, if connected."""
