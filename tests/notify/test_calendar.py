@@ -15,7 +15,7 @@ from dealflow.settings import Settings
 
 from ..conftest import Clock
 from .conftest import Factory
-from .helpers import create, next_step
+from .deal_steps import create, next_step
 
 
 def feed(client: TestClient, token: str) -> Calendar:

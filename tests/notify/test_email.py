@@ -16,7 +16,7 @@ from dealflow.worker.delivery import deliver_outbox
 
 from ..conftest import Clock
 from .conftest import FAST, Factory, Mailbox, attempts, body_of, configure, free_port, outbox_rows
-from .helpers import create, hand_over
+from .deal_steps import create, hand_over
 
 
 def test_a_handoff_emails_its_receiver_once(people: Factory, engine: Engine, clock: Clock, mailbox: Mailbox) -> None:

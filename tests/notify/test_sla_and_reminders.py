@@ -17,7 +17,7 @@ from dealflow.worker.delivery import deliver_outbox
 
 from ..conftest import Clock
 from .conftest import Factory, Mailbox, body_of, configure, outbox_rows
-from .helpers import accept, create, hand_over, move, next_step
+from .deal_steps import accept, create, hand_over, move, next_step
 
 
 def breaches(engine: Engine) -> list[tuple[str, str, str | None]]:

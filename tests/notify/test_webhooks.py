@@ -17,7 +17,7 @@ from dealflow.worker.delivery import deliver_outbox
 
 from ..conftest import Clock
 from .conftest import FAST, SECRET, Factory, Target, attempts, configure, outbox_rows
-from .helpers import accept, create, hand_over, move
+from .deal_steps import accept, create, hand_over, move
 
 
 def subscribe(people: Factory, target: Target, *events: str) -> str:
@@ -68,14 +68,14 @@ def test_a_500_is_retried_after_a_backoff(people: Factory, engine: Engine, clock
 def test_a_target_that_times_out_is_retried_with_growing_waits_and_logged(
     people: Factory, engine: Engine, clock: Clock, target: Target
 ) -> None:
-    target.delay = 1.5  # FAST waits 0.5 s
+    target.delay = 3.0  # FAST waits 0.5 s
     subscribe(people, target, "DealMoved")
     move(people, create(people, "Globex", stage="prospecting"), "qualification")
     configure(engine)
 
     started = time.monotonic()
     assert deliver_outbox(engine, clock.now) == 0
-    assert time.monotonic() - started < 1.4  # gave up at the timeout, did not wait for the answer
+    assert time.monotonic() - started < 2.5  # gave up at the timeout, did not wait for the answer
     [row] = outbox_rows(engine)
     first_wait = row.next_attempt_at - clock.now
     assert FAST.first_retry / 2 <= first_wait <= FAST.first_retry
@@ -89,7 +89,7 @@ def test_a_target_that_times_out_is_retried_with_growing_waits_and_logged(
     assert FAST.first_retry <= second_wait <= FAST.first_retry * 2  # doubled, with jitter
     logged = attempts(engine)
     assert [(a.attempt, a.ok, a.status_code) for a in logged] == [(1, False, None), (2, False, None)]
-    assert all("timed out" in a.error and 400 <= a.duration_ms < 1400 for a in logged)
+    assert all("timed out" in a.error and 400 <= a.duration_ms < 2500 for a in logged)
 
 
 def test_a_target_that_never_recovers_is_dead_after_the_last_try(

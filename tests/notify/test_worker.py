@@ -19,7 +19,7 @@ from dealflow.worker.scheduler import Worker, slot_of
 from ..conftest import Clock
 from ..integration.conftest import Cli
 from .conftest import SECRET, Factory, Mailbox, Target, configure, outbox_rows
-from .helpers import create, move
+from .deal_steps import create, move
 
 
 def job_runs(engine: Engine) -> list[tuple[str, object, str]]:

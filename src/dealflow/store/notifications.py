@@ -21,7 +21,7 @@ from dealflow.store import outbox
 from dealflow.store import tables as t
 from dealflow.store.outbox import Message
 
-# Named here too, as the intake part records them (their constants live in domain/events.py).
+# Recorded by lead routing (domain/events.py); named here so that notifications do not depend on it.
 LEAD_ASSIGNED = getattr(ev, "LEAD_ASSIGNED", "LeadAssigned")
 LEAD_ESCALATED = getattr(ev, "LEAD_ESCALATED", "LeadEscalated")
 
