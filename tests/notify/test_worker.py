@@ -18,7 +18,7 @@ from dealflow.worker.scheduler import Worker, slot_of
 
 from ..conftest import Clock
 from ..integration.conftest import Cli
-from .conftest import SECRET, Factory, Mailbox, Target, configure, outbox_rows
+from .conftest import SECRET, Factory, Mailbox, Target, body_of, configure, outbox_rows
 from .deal_steps import create, move
 
 
@@ -175,3 +175,22 @@ def test_a_claim_takes_at_most_its_limit_and_never_a_claimed_row(engine: Engine,
             connection, worker="w4", now=clock.now + lease * 2, limit=500, lease=lease, kinds=["webhook"]
         )
     assert len(again) == 120  # the leases ran out: a worker that died leaves its rows to others
+
+
+def test_the_worker_command_sends_email_with_the_smtp_settings_of_the_environment(
+    workspace: Cli, mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEALFLOW_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("DEALFLOW_SMTP_PORT", str(mailbox.port))
+    monkeypatch.setenv("DEALFLOW_SMTP_FROM", "crm@example.com")
+    assert workspace("user", "add", "ava", "--name", "Ava Stone", "--role", "ae", "--email", "ava@example.com") == 0
+    assert workspace("deal", "create", "Acme", "--owner", "ava") == 0
+    assert workspace("next-step", "set", "D-1", "Send the quote", "--owner", "ava", "--due", "in 1h") == 0
+    assert workspace("worker", "--once", "--interval", "1") == 0, workspace.err
+    assert "daily_reminders: 1 in" in workspace.out
+    assert "deliver_outbox: 1 in" in workspace.out
+    [message] = mailbox.messages
+    assert (message["From"], message["To"]) == ("crm@example.com", "ava@example.com")
+    assert "D-1 Acme: Send the quote" in body_of(message)
+    log = workspace.json("webhook", "log", "--kind", "email")
+    assert [(r["to"], r["ok"], r["status"]) for r in log] == [("ava@example.com", True, "sent")]  # type: ignore[index, union-attr]
