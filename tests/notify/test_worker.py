@@ -13,7 +13,7 @@ from dealflow.services import webhooks as wh
 from dealflow.store import outbox
 from dealflow.store import tables as t
 from dealflow.store.outbox import Message
-from dealflow.worker.jobs import EVERY, JOBS
+from dealflow.worker.jobs import EVERY, JOBS, prune_records
 from dealflow.worker.scheduler import Worker, slot_of
 
 from ..conftest import Clock
@@ -194,3 +194,23 @@ def test_the_worker_command_sends_email_with_the_smtp_settings_of_the_environmen
     assert "D-1 Acme: Send the quote" in body_of(message)
     log = workspace.json("webhook", "log", "--kind", "email")
     assert [(r["to"], r["ok"], r["status"]) for r in log] == [("ava@example.com", True, "sent")]  # type: ignore[index, union-attr]
+
+
+def test_old_deliveries_and_job_runs_are_forgotten_but_not_those_to_send(
+    people: Factory, engine: Engine, clock: Clock, target: Target
+) -> None:
+    with people() as uow:
+        wh.add_webhook(uow=uow, actor_id="root", url=target.url, events=["DealMoved"], secret=SECRET)
+    move(people, create(people, "Sent", stage="prospecting"), "qualification")
+    configure(engine)
+    Worker(engine, name="w1").run_pass(clock.now)
+    target.answers = [500]
+    move(people, create(people, "Failing", stage="prospecting"), "qualification")
+    Worker(engine, name="w1").run_pass(clock.advance(minutes=1))
+    assert [r.status for r in outbox_rows(engine)] == ["sent", "failed"]
+
+    assert prune_records(engine, clock.now + timedelta(days=89)) == 0
+    removed = prune_records(engine, clock.now + timedelta(days=91))
+    assert [r.status for r in outbox_rows(engine)] == ["failed"]  # still to deliver: kept
+    assert removed == 1 + 2 + 3  # the sent row, both attempts, the 3 slotted jobs of the first pass
+    assert job_runs(engine) == []

@@ -176,3 +176,13 @@ def finish(connection: Connection, tried: Sequence[Tried], *, worker: str, now: 
     connection.execute(insert(t.delivery_attempts), log)
     connection.execute(_FINISH, changes)
     return statuses
+
+
+def prune(connection: Connection, *, before: datetime) -> int:
+    """Forget deliveries finished (sent or dead) and attempts made before ``before``, and the job
+    runs of slots before it; returns the rows removed."""
+    removed = connection.execute(t.delivery_attempts.delete().where(t.delivery_attempts.c.at < before)).rowcount
+    finished = t.outbox.c.status.in_(("sent", "dead"))
+    removed += connection.execute(t.outbox.delete().where(finished, t.outbox.c.created_at < before)).rowcount
+    removed += connection.execute(t.job_runs.delete().where(t.job_runs.c.slot < before)).rowcount
+    return int(removed)

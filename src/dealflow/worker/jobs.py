@@ -16,14 +16,24 @@ from sqlalchemy import Engine
 
 from dealflow.services.reminders import send_daily_reminders
 from dealflow.services.sla import record_sla_breaches
+from dealflow.store import outbox
 from dealflow.worker.delivery import deliver_outbox
 
 Job = Callable[[Engine, datetime], int]
+KEEP = timedelta(days=90)  # how long delivery logs and job runs are kept
+
+
+def prune_records(engine: Engine, now: datetime) -> int:
+    """Forget deliveries, attempts and job runs older than :data:`KEEP`."""
+    with engine.begin() as connection:
+        return outbox.prune(connection, before=now - KEEP)
+
 
 JOBS: dict[str, Job] = {
     "deliver_outbox": deliver_outbox,
     "sla_breaches": record_sla_breaches,
     "daily_reminders": send_daily_reminders,
+    "prune_records": prune_records,
 }
 
 # How often each job runs (a job not named here: once a minute).
@@ -32,4 +42,5 @@ EVERY: dict[str, timedelta | None] = {
     "deliver_outbox": None,
     "sla_breaches": timedelta(minutes=5),
     "daily_reminders": timedelta(days=1),
+    "prune_records": timedelta(days=1),
 }
