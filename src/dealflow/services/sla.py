@@ -16,24 +16,23 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, exists, select
 
-from dealflow.domain import events as ev
 from dealflow.domain.events import Event
+from dealflow.domain.service_levels import handoff_breach, stage_breach
 from dealflow.errors import Conflict
 from dealflow.services.lookups import load_deal, load_process
 from dealflow.store import tables as t
 from dealflow.store.event_log import record_deal_events
 from dealflow.store.unit_of_work import UnitOfWork
 
-SYSTEM = "system"
 BATCH = 200  # deals recorded per transaction
 
 
 @dataclass(frozen=True)
 class Breach:
-    """One missed service level, as the SlaBreached event's payload, on ``deal_id``'s stream."""
+    """One missed service level: the SlaBreached event for ``deal_id``'s stream."""
 
     deal_id: str
-    data: dict[str, Any]
+    event: Event
 
 
 def _not_flagged(kind: str, subject: Any, since: Any) -> Any:
@@ -60,15 +59,11 @@ def stage_breaches(connection: Connection, now: datetime) -> list[Breach]:
                 _not_flagged("stage", d.c.id, d.c.stage_entered_at),
             )
             for row in connection.execute(query):
-                data = {
-                    "kind": "stage",
-                    "deal_id": row.id,
-                    "stage": stage.key,
-                    "owner": row.owner,
-                    "since": row.stage_entered_at.isoformat(),
-                    "due_at": (row.stage_entered_at + stage.sla).isoformat(),
-                }
-                found.append(Breach(row.id, data))
+                late = stage_breach(
+                    row.id, stage=stage.key, owner=row.owner, entered_at=row.stage_entered_at, sla=stage.sla, now=now
+                )
+                if late is not None:
+                    found.append(Breach(row.id, late))
     return found
 
 
@@ -78,21 +73,20 @@ def handoff_breaches(connection: Connection, now: datetime) -> list[Breach]:
     query = select(h.c.id, h.c.deal_id, h.c.to_owner, h.c.to_stage, h.c.created_at, h.c.due_at).where(
         h.c.status == "pending", h.c.due_at < now, _not_flagged("handoff", h.c.id, h.c.created_at)
     )
-    return [
-        Breach(
+    found = []
+    for row in connection.execute(query):
+        late = handoff_breach(
             row.deal_id,
-            {
-                "kind": "handoff",
-                "deal_id": row.deal_id,
-                "handoff_id": row.id,
-                "stage": row.to_stage,
-                "owner": row.to_owner,
-                "since": row.created_at.isoformat(),
-                "due_at": row.due_at.isoformat(),
-            },
+            handoff_id=row.id,
+            stage=row.to_stage,
+            receiver=row.to_owner,
+            created_at=row.created_at,
+            due_at=row.due_at,
+            now=now,
         )
-        for row in connection.execute(query)
-    ]
+        if late is not None:
+            found.append(Breach(row.deal_id, late))
+    return found
 
 
 def _record(uow: UnitOfWork, breaches: Sequence[Breach], now: datetime) -> None:
@@ -101,8 +95,7 @@ def _record(uow: UnitOfWork, breaches: Sequence[Breach], now: datetime) -> None:
         by_deal.setdefault(breach.deal_id, []).append(breach)
     for deal_id, found in by_deal.items():
         deal = load_deal(uow.connection, deal_id=deal_id)
-        stream = ev.deal_stream(deal_id)
-        record_deal_events(uow, deal=deal, found=[Event(ev.SLA_BREACHED, stream, now, SYSTEM, b.data) for b in found])
+        record_deal_events(uow, deal=deal, found=[b.event for b in found])
 
 
 def record_sla_breaches(engine: Engine, now: datetime) -> int:
