@@ -156,6 +156,8 @@ def worker(
                 out.print(f"{r.name}: failed: {r.error}")
             elif r.ran and (r.done or once):
                 out.print(f"{r.name}: {r.done} in {r.seconds:.2f}s")
+            elif once and not r.ran:
+                out.print(f"{r.name}: already run in this time slot")
 
     Worker(engine).run(interval=interval, once=once, report=report)
 
