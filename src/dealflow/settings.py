@@ -24,6 +24,18 @@ class Settings(BaseSettings):
     secure_cookies: bool | None = None
     # Posts a minute from one address to the public intake forms (0: no limit).
     intake_posts_per_minute: int = Field(default=5, ge=0)
+    # Where the app is reached from outside: the start of the links it sends (calendar feeds).
+    base_url: str = "http://127.0.0.1:8000"
+    # Outgoing email (the worker sends it); no host: emails wait in the outbox until one is set.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "dealflow@localhost"
+    smtp_starttls: bool = False
+    # Deliveries: how long to wait for the other side, and how many tries before giving up.
+    delivery_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    delivery_max_attempts: int = Field(default=8, ge=1, le=50)
 
     @field_validator("database_url")
     @classmethod

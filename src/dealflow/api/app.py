@@ -17,6 +17,7 @@ from dealflow.api.dependencies import Workspace
 from dealflow.api.routes import (
     auth,
     cadences,
+    calendar,
     deals,
     events,
     evidence,
@@ -70,5 +71,6 @@ def create_app(settings: Settings, *, engine: Engine | None = None, clock: Clock
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX)
+    app.include_router(calendar.router)  # /calendar/<token>.ics: calendar apps want a short URL
     site.mount(app)
     return app

@@ -21,6 +21,7 @@ from dealflow.cli import (
     intake,
     leads,
     metrics,
+    notify,
     processes,
     scores,
     workspace,
@@ -60,6 +61,7 @@ app.add_typer(events.app, name="events")
 app.add_typer(forecast.app, name="forecast")
 cadences.register(app)
 app.add_typer(scores.app, name="score")
+notify.register(app)
 
 # Exit codes, one per kind of error (documented in the README).
 EXIT_CODES: tuple[tuple[type[DealflowError], int], ...] = (

@@ -46,6 +46,8 @@ LEAD_QUALIFIED = "LeadQualificationScored"
 LEAD_SCORED = "LeadScored"
 LEAD_RECYCLED = "LeadRecycled"
 LEAD_REOPENED = "LeadReopened"
+# A service level missed: {kind: stage|handoff|speed_to_lead, deal_id|lead_id, due_at, ...}.
+SLA_BREACHED = "SlaBreached"
 
 # Deal events that change nothing outside the deal's own row (and its stage stays).
 DEAL_STATE_ONLY = frozenset(

@@ -229,6 +229,8 @@ def project_side_tables(connection: Connection, seq: int, event: Event) -> None:
                 .where(t.handoffs.c.id == data["id"])
                 .values(status=status, resolved_at=event.at, resolved_by=event.actor, reason=data.get("reason"))
             )
+        case ev.SLA_BREACHED:
+            connection.execute(insert(t.sla_breaches), sla_breach_row(seq, event))
         case _:
             pass
     if event.stream.startswith(("lead:", "user:")):
@@ -253,3 +255,22 @@ def lead_changes(event: Event) -> dict[str, object]:
             return {"status": "nurture", "reengage_on": date.fromisoformat(data["reengage_on"])}
         case _:
             return {"status": "open", "reengage_on": None}
+
+
+def sla_breach_row(seq: int, event: Event) -> dict[str, object]:
+    """The ``sla_breaches`` row of a SlaBreached event: what was late (the handoff, deal or lead),
+    since when (the stay or handoff began; the deadline when the event does not say)."""
+    data = event.data
+    subject = data.get("handoff_id") or data.get("deal_id") or data.get("lead_id") or ev.stream_id(event.stream)
+    return {
+        "kind": data["kind"],
+        "subject": subject,
+        "since": _at(data.get("since") or data["due_at"]),
+        "deal_id": data.get("deal_id"),
+        "lead_id": data.get("lead_id"),
+        "stage": data.get("stage"),
+        "owner": data.get("owner"),
+        "due_at": _at(data["due_at"]),
+        "seq": seq,
+        "at": event.at,
+    }

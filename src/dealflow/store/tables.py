@@ -384,7 +384,7 @@ score_models = Table(
     Index("ix_score_models_process_trained_at", "process", "trained_at"),
 )
 
-PROJECTIONS = (
+PROJECTIONS: tuple[Table, ...] = (
     processes,
     users,
     accounts,
@@ -485,3 +485,101 @@ routing_turns = Table(
     Column("pool", String(200), primary_key=True),
     Column("turns", BigInteger, nullable=False),
 )
+
+# Notifications and the worker. The outbox holds what is to be sent (emails, webhook calls),
+# written in the same transaction as the events that call for it, and delivered by the worker.
+# Like the access records above, these are records, not projections: `dealflow rebuild` leaves
+# them alone (except sla_breaches, which is projected from the SlaBreached events).
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False, unique=True),  # what it is for: the same key is never sent twice
+    Column("kind", String(16), nullable=False),  # email or webhook
+    Column("payload", Json, nullable=False),
+    Column("webhook_id", String(32)),
+    Column("event_seq", BigInteger),
+    Column("status", String(16), nullable=False),  # pending, failed (to retry), sent, dead
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("created_at", Timestamp, nullable=False),
+    Column("next_attempt_at", Timestamp, nullable=False),
+    Column("claimed_by", String(64)),
+    Column("claimed_until", Timestamp),
+    Column("sent_at", Timestamp),
+    Column("last_error", Text),
+    # The worker reads the rows due: by status and time, from the index alone.
+    Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
+# Every attempt to deliver an outbox row: when, how long, and what the other side said.
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("outbox_id", BigInteger, nullable=False, index=True),
+    Column("attempt", Integer, nullable=False),
+    Column("at", Timestamp, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Column("duration_ms", Float, nullable=False),
+    Column("worker", String(64), nullable=False),
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("url", String(2000), nullable=False),
+    Column("secret", String(200), nullable=False),  # kept as given: it signs every delivery
+    Column("events", Json, nullable=False),  # the event types it receives
+    Column("active", Boolean, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("created_by", String(64), nullable=False),
+)
+
+# One row per job and time slot: the unique key lets only one worker run a job in a slot.
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("job", String(64), primary_key=True),
+    Column("slot", Timestamp, primary_key=True),
+    Column("worker", String(64), nullable=False),
+    Column("started_at", Timestamp, nullable=False),
+    Column("finished_at", Timestamp),
+    Column("done", Integer),
+    Column("error", Text),
+)
+
+# The service levels found breached, one per deal stage visit, handoff or lead (kind, subject,
+# since): projected from the SlaBreached events, and what keeps the check from flagging twice.
+sla_breaches = Table(
+    "sla_breaches",
+    metadata,
+    Column("kind", String(16), primary_key=True),  # stage, handoff or speed_to_lead
+    Column("subject", String(80), primary_key=True),  # the deal, handoff or lead id
+    Column("since", Timestamp, primary_key=True),  # when the stage visit, handoff or lead began
+    Column("deal_id", String(64)),
+    Column("lead_id", String(64)),
+    Column("stage", String(64)),
+    Column("owner", String(64)),
+    Column("due_at", Timestamp, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("at", Timestamp, nullable=False),
+)
+
+# A user's private calendar feed: the token in its URL, kept as a SHA-256 digest.
+calendar_feeds = Table(
+    "calendar_feeds",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", String(64), nullable=False, index=True),
+    Column("created_at", Timestamp, nullable=False),
+    Column("revoked_at", Timestamp),
+)
+
+# What the worker's checks read with nothing due: only the rows past their deadline.
+Index("ix_deals_status_process_stage_entered", deals.c.status, deals.c.process, deals.c.stage, deals.c.stage_entered_at)
+Index("ix_handoffs_status_due_at", handoffs.c.status, handoffs.c.due_at)
+Index("ix_next_steps_due", next_steps.c.due)
+PROJECTIONS = (*PROJECTIONS, sla_breaches)  # emptied and replayed by `dealflow rebuild`

@@ -1,0 +1,1 @@
+"""The worker: the scheduler that runs the registered jobs (see :mod:`dealflow.worker.jobs`)."""
