@@ -73,7 +73,8 @@ def test_touches_go_in_order_and_a_reply_stops_the_cadence(team: Uow, engine: En
         sc.record_touch(uow=uow, actor_id="ada", subject=subject)
     with engine.connect() as connection:
         kinds = [r.type for r in connection.execute(select(t.events.c.type).where(t.events.c.stream == subject))]
-    assert kinds == [ev.LEAD_CREATED, ev.CADENCE_STARTED, ev.TOUCH_DONE, ev.TOUCH_DONE, ev.CADENCE_STOPPED]
+    started = [ev.LEAD_CREATED, ev.LEAD_SCORED, ev.CADENCE_STARTED]  # scored, then followed up, at capture
+    assert kinds == [*started, ev.TOUCH_DONE, ev.TOUCH_DONE, ev.CADENCE_STOPPED]
 
 
 def test_a_bad_outcome_or_a_huge_note_is_refused_and_nothing_is_written(team: Uow, engine: Engine) -> None:

@@ -88,7 +88,8 @@ def test_capture_scores_the_lead_and_a_change_rescores_it(learn: UowFactory, eng
     assert row is not None
     assert row.score == 60
     # Scored at capture, then again only when the score moved (the first element changed nothing).
-    assert types == [ev.LEAD_CREATED, ev.LEAD_SCORED, ev.LEAD_QUALIFIED, ev.LEAD_QUALIFIED, ev.LEAD_SCORED]
+    captured = [ev.LEAD_CREATED, ev.LEAD_SCORED, ev.CADENCE_STARTED]
+    assert types == [*captured, ev.LEAD_QUALIFIED, ev.LEAD_QUALIFIED, ev.LEAD_SCORED]
     before = lead_rows(engine)
     with learn() as uow:
         rebuild(uow)

@@ -29,6 +29,9 @@ def create(
     owner: Annotated[str | None, typer.Option(help="Owner's user id (default: you).")] = None,
     process: Annotated[str | None, typer.Option(help="Process key (default: the first installed).")] = None,
     field: Annotated[list[str] | None, typer.Option("--field", "-f", help="name=value; repeat for more.")] = None,
+    route: Annotated[
+        bool, typer.Option("--route", help="Give it to whoever the process's routing picks (needs --process).")
+    ] = False,
     db: DbOption = None,
     as_user: AsOption = None,
 ) -> None:
@@ -38,7 +41,7 @@ def create(
         actor = resolve_actor(uow, as_user)
         lead_id = sl.capture_lead(
             uow=uow, actor_id=actor, name=name, company=company, email=email, source=source, owner=owner,
-            process_key=process, fields=answers,
+            process_key=process, fields=answers, route=route,
         )  # fmt: skip
     console().print(f"created lead {lead_id}")
 

@@ -142,7 +142,7 @@ def take(
     lead_id = sl.capture_lead(
         uow=uow, actor_id=actor.id, actor=actor, name=submission.name, company=submission.company,
         email=submission.email, source=form.source, process_key=process.key, form=form.key,
-        fields=submission.fields, account_id=found.account_id if found else None,
+        fields=submission.fields, account_id=found.account_id if found else None, route=True,
     )  # fmt: skip
     return Received("created", lead_id, form)
 
@@ -278,7 +278,7 @@ def _capture_uncommitted(
     return sl.capture_lead(
         uow=uow, actor_id=actor.id, actor=actor, name=submission.name, company=submission.company,
         email=submission.email, source=source, process_key=process.key, form=form.key, fields=submission.fields,
-        account_id=found.account_id if found else None, commit=False,
+        account_id=found.account_id if found else None, commit=False, route=True,
     )  # fmt: skip
 
 

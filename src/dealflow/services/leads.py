@@ -50,15 +50,17 @@ def capture_lead(
     account_id: str | None = None,
     actor: Actor | None = None,
     commit: bool = True,
+    route: bool = False,
 ) -> str:
     """Record a new lead, owned by ``owner`` (the actor by default); return its id.
 
-    Captured under a process (``process_key``) and given no owner, the lead is routed by the
-    process's rules (see :mod:`dealflow.services.routing`). ``form``, ``fields`` (what a form or import
-    collected besides name, company and email) and ``account_id`` (a matched account) are kept
-    with it. ``actor`` stands in for ``actor_id`` when no user acts (a public form); with
-    ``commit=False`` the caller commits (an import, all or nothing). The lead is scored at once (see
-    :mod:`dealflow.services.lead_scoring`) and its cadence started (:mod:`dealflow.services.cadences`)."""
+    With ``route`` (forms and imports), a lead captured under a process (``process_key``) and given
+    no owner is routed by the process's rules (see :mod:`dealflow.services.routing`). ``form``,
+    ``fields`` (what a form or import collected besides name, company and email) and ``account_id``
+    (a matched account) are kept with it. ``actor`` stands in for ``actor_id`` when no user acts (a
+    public form); with ``commit=False`` the caller commits (an import, all or nothing). The lead is
+    scored at once (see :mod:`dealflow.services.lead_scoring`) and its cadence started
+    (:mod:`dealflow.services.cadences`)."""
     actor = actor or load_actor(uow.connection, user_id=actor_id)
     owner_id = load_actor(uow.connection, user_id=owner).id if owner else actor.id
     process = load_process(uow.connection, key=process_key) if process_key else None
@@ -71,7 +73,7 @@ def capture_lead(
     assert not isinstance(found, Refusal)
     record_events(uow, found)
     # Routing: a lead with no owner given, captured under a process, goes where its rules say.
-    if process is not None and owner is None:
+    if route and process is not None and owner is None:
         routing.route_new_lead(
             uow, lead_id=lead_id, process=process, fields={**found[0].data, **(fields or {})}, actor=actor
         )

@@ -59,7 +59,7 @@ def create_lead(body: LeadCreate, write: WriterDep) -> Response:
         lead_id = sl.capture_lead(
             uow=uow, actor_id=write.actor.id, name=body.name, company=body.company, email=body.email,
             source=body.source, owner=body.owner, process_key=body.process,
-            fields={k: str(v) for k, v in (body.fields or {}).items() if v is not None},
+            fields={k: str(v) for k, v in (body.fields or {}).items() if v is not None}, route=body.route,
         )  # fmt: skip
         return _lead(uow, lead_id)
 

@@ -13,7 +13,8 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 
 
 class LeadCreate(Body):
-    """A new lead, owned by you unless ``owner`` says otherwise."""
+    """A new lead, owned by you unless ``owner`` says otherwise, or, with ``route`` and a ``process``,
+    by whoever the process's routing rules pick."""
 
     name: Name
     company: Name | None = None
@@ -22,6 +23,7 @@ class LeadCreate(Body):
     owner: Id | None = None
     process: Key | None = None
     fields: Fields | None = None
+    route: bool = False
 
 
 class LeadPublic(BaseModel):
