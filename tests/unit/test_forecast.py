@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -24,9 +27,12 @@ from dealflow.analytics.forecast import (
     win_incidence,
     window_for,
 )
-from dealflow.analytics.forecast_rows import rounded
+from dealflow.analytics.forecast_history import Calls
+from dealflow.analytics.forecast_rows import float_texts, rounded
+from dealflow.analytics.forecast_runs import compute, report
 from dealflow.analytics.forecast_scoring import brier, by_group, calibration
 from dealflow.analytics.forecast_simulation import STEPS, amounts_won, simulate, won_bits
+from dealflow.analytics.periods import Period
 
 DAY = 86_400.0
 INF = math.inf
@@ -324,3 +330,63 @@ def test_the_amounts_won_in_a_trial_are_the_sum_over_the_deals_whose_bit_is_set(
     won = won_bits(probabilities, 500, np.random.default_rng(6))
     bits = np.unpackbits(won.astype("<u8").view(np.uint8), axis=1, bitorder="little")[:, :150]
     assert np.array_equal(amounts_won(won, amounts), bits @ amounts)
+
+
+def test_a_column_is_written_as_json_dumps_writes_each_value() -> None:
+    rng = np.random.default_rng(5)
+    values = np.concatenate(
+        [
+            np.round(rng.random(20_000), 4),
+            np.round(rng.lognormal(9, 3, 20_000), 2),
+            rng.normal(0, 1, 5_000) * 10.0 ** rng.integers(-12, 25, 5_000),
+            10.0 ** np.arange(-8, 25),
+            np.nextafter(10.0 ** np.arange(-8, 25), 0),
+            [0.0, -0.0, 1e-4, 9.99e-5, 1e15, 1e16, 5.0, 100.0, 0.1 + 0.2, INF, -INF, np.nan, 2.0**53, 1 / 3],
+        ]
+    )
+    assert float_texts(values) == [json.dumps(v) for v in values.tolist()]
+    assert float_texts(np.array([])) == []
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+@pytest.mark.parametrize("with_calls", [False, True])
+def test_the_report_as_json_is_the_text_json_dumps_writes_for_the_model(indent: int | None, with_calls: bool) -> None:
+    titles = ('Say "hi"', "back\\slash\nnew line\ttab\x01", "Ünïcode, 日本", "plain")
+    history = replace(
+        TINY,
+        titles=TINY.titles[:4] + titles,
+        deal_ids=(*TINY.deal_ids[:5], 'D-"5"', *TINY.deal_ids[6:]),
+        owners=('ben "b"',),
+        amount=np.array([1000.0, 2000.0, 3000.0, 4000.0, 1234.565, 0.0, 1e17, 0.125]),
+        has_amount=np.array([True, True, True, True, True, False, True, True]),
+    )
+    nothing = np.full(8, np.nan)
+    calls = Calls(category=(None,) * 8, category_at=nothing, probability=nothing, probability_at=nothing)
+    if with_calls:  # D-4 commit with 0.8 and D-6 best case, both called before day 100; D-7 after it
+        at = np.array([np.nan] * 4 + [50.0, np.nan, 60.0, 120.0]) * DAY
+        calls = Calls(
+            category=(None, None, None, None, "commit", None, "best_case", "pipeline"),
+            category_at=at,
+            probability=np.array([np.nan] * 4 + [0.8, np.nan, np.nan, 0.3]),
+            probability_at=at,
+        )
+    as_of = datetime.fromtimestamp(AT, UTC)
+    period = Period(label="days 100-130", start=as_of, end=datetime.fromtimestamp(AT + MONTH.end, UTC))
+    result = report(compute(history, period, as_of, trials=500, seed=3), history, calls, process=None)
+    compact = None if indent else (",", ":")
+    text = result.json_text(indent)
+    expected = json.dumps(result.model_dump(mode="json"), indent=indent, ensure_ascii=False, separators=compact)
+    assert text == expected
+    rows = json.loads(text)["deals"]
+    assert {r["title"] for r in rows} == set(titles)
+    assert [r["amount"] for r in rows if r["deal_id"] == 'D-"5"'] == [None]
+    called = {r["deal_id"]: (r["forecast_category"], r["rep_probability"]) for r in rows}
+    if with_calls:
+        assert called["D-4"] == ("commit", 0.8)
+        assert called["D-6"] == ("best_case", None)
+        assert called["D-7"] == (None, None)  # called after the forecast's moment
+    else:
+        assert set(called.values()) == {(None, None)}
+    # Rows read back (a serialised forecast) are written the same way.
+    again = type(result).model_validate(json.loads(text))
+    assert again.json_text(indent) == text
