@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
+from dealflow.analytics import forecast
 from dealflow.analytics.forecast import (
     CENSORED,
     ENDED,
@@ -152,7 +153,12 @@ def test_nothing_after_the_as_of_moment_changes_the_probabilities() -> None:
     assert table(fit(later, 130 * DAY, MONTH)) != table(fit(TINY, 130 * DAY, MONTH))
 
 
-def test_the_naive_rate_is_the_share_won_of_the_deals_that_were_in_the_stage_and_closed() -> None:
+@pytest.mark.parametrize("flags", [True, False], ids=["a flag per stage and deal", "sorted pairs"])
+def test_the_naive_rate_is_the_share_won_of_the_deals_that_were_in_the_stage_and_closed(
+    flags: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not flags:
+        monkeypatch.setattr(forecast, "SEEN_CELLS", 0)
     # a: D-0 and D-2 won, D-1 and D-3 lost (D-7 closed after day 100); b: D-0 and D-2, both won.
     assert naive_rates(TINY, AT).tolist() == [2 / 4, 2 / 2]
     # A stage none of whose deals has closed takes the share won of all closed deals.
@@ -160,6 +166,27 @@ def test_the_naive_rate_is_the_share_won_of_the_deals_that_were_in_the_stage_and
         (0, A, 0, 10), (1, A, 0, 20), (2, A, 0, 30), (3, A, 5, 25), (3, B, 25, INF),
     ])  # fmt: skip
     assert naive_rates(young, 40 * DAY).tolist() == [1 / 3, 1 / 3]
+    twice = make_history([(50, True), (60, False)], [(0, A, 0, 10), (0, B, 10, 20), (0, A, 20, 50), (1, A, 0, 60)])
+    assert naive_rates(twice, 100 * DAY).tolist() == [1 / 2, 1.0]  # D-0 twice in a counts once
+
+
+def test_the_incidence_is_the_aalen_johansen_estimate_however_the_window_cuts_the_samples() -> None:
+    rng = np.random.default_rng(8)
+    times = np.sort(rng.integers(0, 60, 400).astype(float)) * DAY  # many ties
+    kinds = rng.choice([CENSORED, WON, ENDED], 400)
+    for start, end in ((0, 0.5), (0, 30), (10, 30), (0, 59), (0, 59.5), (0, 1000), (20, 20)):
+        window = Window(start * DAY, end * DAY)
+        found, informed = win_incidence(times, kinds, window)
+        at_risk, still_open, expected = 400, 1.0, 0.0
+        for moment in np.unique(times):
+            here = kinds[times == moment]
+            won, ended = int(np.sum(here == WON)), int(np.sum(here != CENSORED))
+            if window.start <= moment < window.end:
+                expected += still_open * won / at_risk
+            still_open *= 1 - ended / at_risk
+            at_risk -= here.size
+        assert found == pytest.approx(expected, abs=1e-12)
+        assert informed == int(np.sum((kinds != CENSORED) | (times >= window.end)))
 
 
 def test_age_buckets_fall_back_on_the_younger_bucket_when_old_deals_are_few() -> None:
