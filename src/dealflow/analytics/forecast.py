@@ -42,12 +42,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 Floats = NDArray[np.float64]
 Ints = NDArray[np.int64]
+Kinds = NDArray[np.int8]  # CENSORED, WON or ENDED per sample
 Bools = NDArray[np.bool_]
 
 MIN_STAYS_FOR_BUCKETS = 40
@@ -122,7 +124,7 @@ class Samples:
     entered: Floats
     left: Floats
     ends: Floats
-    kinds: Ints
+    kinds: Kinds
     stage: Ints
 
     def subset(self, chosen: Bools) -> Samples:
@@ -142,7 +144,7 @@ def samples(history: History, at: float, stays: Ints, *, ordered: bool = False) 
         entered=history.entered[stays],
         left=history.left[stays],
         ends=np.where(known, closed, at),
-        kinds=np.where(known, np.where(history.won[deals], WON, ENDED), CENSORED).astype(np.int64),
+        kinds=np.where(known, np.where(history.won[deals], WON, ENDED), CENSORED).astype(np.int8),
         stage=history.stay_stage[stays],
     )
     if not ordered:
@@ -182,7 +184,7 @@ def by_stage(found: Samples, stages: int) -> list[Samples]:
     ]
 
 
-def landmark_of(found: Samples, at: float, age: float) -> tuple[Floats, Ints]:
+def landmark_of(found: Samples, at: float, age: float) -> tuple[Floats, Kinds]:
     """Time from each sample's landmark (``entered + age``) to its ending, and its kind.
 
     Only stays still in their stage at that age, reached before ``at``, are samples; endings
@@ -192,12 +194,12 @@ def landmark_of(found: Samples, at: float, age: float) -> tuple[Floats, Ints]:
     return found.ends[kept] - marks[kept], found.kinds[kept]
 
 
-def landmark(history: History, at: float, stays: Ints, age: float) -> tuple[Floats, Ints]:
+def landmark(history: History, at: float, stays: Ints, age: float) -> tuple[Floats, Kinds]:
     """:func:`landmark_of` the ``stays`` of ``history``."""
     return landmark_of(samples(history, at, stays), at, age)
 
 
-def win_incidence(times: Floats, kinds: Ints, window: Window) -> tuple[float, int]:
+def win_incidence(times: Floats, kinds: NDArray[np.integer[Any]], window: Window) -> tuple[float, int]:
     """Aalen-Johansen probability of a win within the window, and the samples that inform it.
 
     A sample informs it when it ended before the window closed or was observed past its end.
@@ -215,12 +217,19 @@ def win_incidence(times: Floats, kinds: Ints, window: Window) -> tuple[float, in
     if kept == 0:
         return 0.0, informed
     times, kinds = times[:kept], kinds[:kept]
-    first = np.flatnonzero(np.concatenate(([True], times[1:] != times[:-1])))
-    moments = times[first]
-    wins = np.add.reduceat((kinds == WON).astype(float), first)
-    endings = np.add.reduceat((kinds != CENSORED).astype(float), first)
-    leaving = np.diff(np.append(first, times.size)).astype(float)
-    at_risk = size - np.concatenate(([0.0], np.cumsum(leaving)[:-1]))
+    distinct = np.concatenate(([True], times[1:] != times[:-1]))
+    if distinct.all():  # no two samples end at the same moment: each is its own group
+        moments = times
+        wins = (kinds == WON).astype(float)
+        endings = (kinds != CENSORED).astype(float)
+        at_risk = size - np.arange(kept, dtype=float)
+    else:
+        first = np.flatnonzero(distinct)
+        moments = times[first]
+        wins = np.add.reduceat((kinds == WON).astype(float), first)
+        endings = np.add.reduceat((kinds != CENSORED).astype(float), first)
+        leaving = np.diff(np.append(first, times.size)).astype(float)
+        at_risk = size - np.concatenate(([0.0], np.cumsum(leaving)[:-1]))
     still_open = np.concatenate(([1.0], np.cumprod(1.0 - endings / at_risk)[:-1]))
     increments = still_open * wins / at_risk
     before_end = increments[moments < window.end].sum()
