@@ -417,3 +417,18 @@ def test_the_report_as_json_is_the_text_json_dumps_writes_for_the_model(indent: 
     # Rows read back (a serialised forecast) are written the same way.
     again = type(result).model_validate(json.loads(text))
     assert again.json_text(indent) == text
+
+
+@pytest.mark.parametrize("still_open", [0, 1], ids=["no open deal", "one open deal"])
+def test_a_report_with_no_or_one_open_deal_is_written_as_json_dumps_writes_it(still_open: int) -> None:
+    deals = [(20.0, True), (30.0, False), (INF if still_open else 40.0, False)]
+    history = make_history(deals, [(0, A, 0, 20), (1, A, 5, 30), (2, A, 10, INF if still_open else 40)])
+    nothing = np.full(3, np.nan)
+    calls = Calls(category=(None,) * 3, category_at=nothing, probability=nothing, probability_at=nothing)
+    as_of = datetime.fromtimestamp(AT, UTC)
+    period = Period(label="days 100-130", start=as_of, end=datetime.fromtimestamp(AT + MONTH.end, UTC))
+    result = report(compute(history, period, as_of, trials=200, seed=1), history, calls, process=None)
+    assert len(result.deals) == still_open
+    for indent, compact in ((None, (",", ":")), (2, None)):
+        dumped = json.dumps(result.model_dump(mode="json"), indent=indent, ensure_ascii=False, separators=compact)
+        assert result.json_text(indent) == dumped
