@@ -114,26 +114,28 @@ def _inner_texts(strings: Sequence[str]) -> Sequence[str]:
     return [encode_basestring(s)[1:-1] for s in strings]
 
 
-def _choice_texts(names: Sequence[str | None], codes: Ints) -> list[str]:
-    """``names[code]`` of each code as a JSON value (``null`` for None)."""
-    texts = np.array(["null" if n is None else encode_basestring(n) for n in names], dtype=object)
-    found: list[str] = texts[codes].tolist()
+def _choice_texts(names: Sequence[str | None], codes: Ints, *, before: str = "", after: str = "") -> list[str]:
+    """``names[code]`` of each code as a JSON value (``null`` for None), ``before`` and ``after`` it."""
+    texts = [before + ("null" if n is None else encode_basestring(n)) + after for n in names]
+    found: list[str] = np.array(texts, dtype=object)[codes].tolist()
     return found
 
 
-def _interleaved(pieces: list[str], columns: Sequence[Sequence[str]], between: str, *, first: str, last: str) -> str:
-    """Row after row, ``between`` each two, ``first`` and ``last`` around them: the text pieces with
-    one value of each column between them. Laid out in one list by slice assignments and joined
-    once: no Python call per row."""
-    rows, width = len(columns[0]), 2 * len(columns)
+def _interleaved(
+    head: str, inner: Sequence[str | Sequence[str]], tail: str, between: str, *, first: str, last: str
+) -> str:
+    """Row after row, ``between`` each two, ``first`` and ``last`` around them: each row ``head``, the
+    segments of ``inner`` in order (a text, ``str``, the same in every row; a column, a sequence, one
+    value per row) and ``tail``. Laid out in one list by slice assignments and joined once: no Python
+    call per row."""
+    rows = len(next(segment for segment in inner if not isinstance(segment, str)))
+    width = 1 + len(inner)
     flat = [""] * (rows * width)
-    flat[0::width] = [pieces[-1] + between + pieces[0]] * rows  # the end of the row before, and this one's start
-    flat[0] = first + pieces[0]
-    for i, column in enumerate(columns):
-        if i:
-            flat[2 * i :: width] = [pieces[i]] * rows
-        flat[2 * i + 1 :: width] = column
-    flat[-1] += pieces[-1] + last
+    flat[0::width] = [tail + between + head] * rows  # the end of the row before, and this one's start
+    flat[0] = first + head
+    for i, segment in enumerate(inner, start=1):
+        flat[i::width] = [segment] * rows if isinstance(segment, str) else segment
+    flat[-1] += tail + last
     return "".join(flat)
 
 
@@ -217,31 +219,33 @@ class DealRows(Sequence[DealForecast]):
         if not len(self):
             return before + "[]" + after
         h, deals = self._history, self._deals.tolist()
-        categories = sorted({c for c in self._called if c is not None})
-        if categories:
-            codes = {c: i for i, c in enumerate(categories)}
-            called = np.array([len(categories) if c is None else codes[c] for c in self._called], dtype=np.int64)
-            calls = _choice_texts([*categories, None], called[self._order])
-        else:
-            calls = ["null"] * len(deals)
-        columns = (
-            _inner_texts(_picked(h.deal_ids, deals)),
-            _inner_texts(_picked(h.titles, deals)),
-            _choice_texts(h.stages, self._stages),
-            _choice_texts(h.owners, self._owners),
-            float_texts(rounded_array(self._age / DAY, 2)),
-            _optional_float_texts(self._amounts, ~h.has_amount[self._deals]),
-            float_texts(rounded_array(self._probability, 4)),
-            float_texts(rounded_array(self._expected, 2)),
-            float_texts(rounded_array(self._naive, 4)),
-            calls,
-            _optional_float_texts(self._rep, np.isnan(self._rep)),  # NaN: none called
-        )
         between, end = ",", "]"
         if indent is not None:
             between, end = "," + "\n" + " " * (2 * indent), "\n" + " " * indent + "]"
-        pieces = _row_template(indent).split("%s")
-        return _interleaved(pieces, columns, between, first=before + "[" + between[1:], last=end + after)
+        p = _row_template(indent).split("%s")  # the texts around the 11 values
+        inner = (
+            _inner_texts(_picked(h.deal_ids, deals)),
+            p[1], _inner_texts(_picked(h.titles, deals)),
+            _choice_texts(h.stages, self._stages, before=p[2], after=p[3]),  # a few names: texts joined to them
+            _choice_texts(h.owners, self._owners, after=p[4]),
+            float_texts(rounded_array(self._age / DAY, 2)),
+            p[5], _optional_float_texts(self._amounts, ~h.has_amount[self._deals]),
+            p[6], float_texts(rounded_array(self._probability, 4)),
+            p[7], float_texts(rounded_array(self._expected, 2)),
+            p[8], float_texts(rounded_array(self._naive, 4)),
+            self._call_texts(before=p[9], after=p[10]),
+            _optional_float_texts(self._rep, np.isnan(self._rep)),  # NaN: none called
+        )  # fmt: skip
+        return _interleaved(p[0], inner, p[11], between, first=before + "[" + between[1:], last=end + after)
+
+    def _call_texts(self, *, before: str, after: str) -> list[str]:
+        """Each row's forecast category as JSON, ``before`` and ``after`` it."""
+        categories = sorted({c for c in self._called if c is not None})
+        if not categories:
+            return [before + "null" + after] * len(self)
+        codes = {c: i for i, c in enumerate(categories)}
+        called = np.array([len(categories) if c is None else codes[c] for c in self._called], dtype=np.int64)
+        return _choice_texts([*categories, None], called[self._order], before=before, after=after)
 
     def _build(self, chosen: Ints) -> list[DealForecast]:
         h, deals = self._history, self._deals[chosen].tolist()
