@@ -4,6 +4,7 @@ snapshots scored against what they said at the time, and the refusals, on both b
 from __future__ import annotations
 
 import csv
+import json
 import math
 import random
 from dataclasses import dataclass, field
@@ -13,13 +14,18 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, select, true, update
 
 from dealflow.analytics import forecast_history
 from dealflow.analytics.forecast import History
 from dealflow.analytics.forecast_history import Calls, load_history
+from dealflow.analytics.forecast_runs import forecast_period
 from dealflow.analytics.forecast_snapshots import score_snapshots, take_snapshot
 from dealflow.analytics.periods import parse_period
+from dealflow.api.app import create_app
+from dealflow.services import tokens
+from dealflow.settings import Settings
 from dealflow.store import tables as t
 from dealflow.store.unit_of_work import UnitOfWork
 from tests.integration.conftest import Cli
@@ -115,6 +121,40 @@ def test_a_forecast_covers_the_deals_open_at_its_date_with_a_consistent_range(hi
     assert forecast(cli, "--seed", "5", "--trials", "2000")["history"] == found["history"]
     other = forecast(cli, "--seed", "6", "--trials", "2000")["history"]
     assert other["expected"] == pytest.approx(found["history"]["expected"])
+
+
+def test_the_cli_and_the_api_write_the_json_of_the_forecast_model(
+    history: list[Deal], cli: Cli, engine: Engine, database_url: str
+) -> None:
+    with engine.begin() as connection:  # a title that JSON escapes, and a rep's call
+        d = t.deals
+        opened = [x.ref for x in history if x.open_at(AS_OF)]
+        connection.execute(update(d).where(d.c.title == opened[0]).values(title='Say "hi"\\ \n\t\x01 Ünï'))
+        state = connection.execute(select(d.c.state).where(d.c.title == opened[1])).scalar_one()
+        state["fields"]["forecast_category"] = {"value": "commit", "at": "2025-09-01T10:00:00+00:00"}
+        state["fields"]["rep_probability"] = {"value": "70%", "at": "2025-09-01T10:00:00+00:00"}
+        connection.execute(update(d).where(d.c.title == opened[1]).values(state=state))
+    with engine.connect() as connection:
+        found, _run = forecast_period(
+            connection, period=parse_period("2025-Q4"), as_of=AS_OF, trials=2000, seed=5, process="imported"
+        )
+    model = found.model_dump(mode="json")
+    rows = {r["title"]: r for r in model["deals"]}  # type: ignore[union-attr]
+    assert rows[opened[1]]["forecast_category"] == "commit"
+    assert rows[opened[1]]["rep_probability"] == 0.7
+    assert 'Say "hi"\\ \n\t\x01 Ünï' in rows
+    assert forecast(cli, "--seed", "5", "--trials", "2000") == model
+    assert cli.out == json.dumps(model, indent=2, ensure_ascii=False) + "\n"  # as every --json prints
+    app = create_app(Settings(database_url=database_url), engine=engine)
+    with UnitOfWork(engine) as uow:
+        token = tokens.create_token(uow=uow, actor_id="founder", name="tests")[1]
+    answer = TestClient(app, headers={"Authorization": f"Bearer {token}"}).get(
+        "/api/v1/forecast",
+        params={"period": "2025-Q4", "as_of": AS_OF.isoformat(), "trials": 2000, "seed": 5, "process": "imported"},
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.content == json.dumps(model, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def test_a_chart_is_a_self_contained_svg(history: list[Deal], cli: Cli, tmp_path: Path) -> None:

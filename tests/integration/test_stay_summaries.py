@@ -15,9 +15,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy.exc import IntegrityError
 
 from dealflow.analytics.metrics import compute_metrics
 from dealflow.analytics.scope import Scope
+from dealflow.store import queries
 from dealflow.store import stay_summaries as summaries
 from dealflow.store import tables as t
 from dealflow.store.event_log import rebuild
@@ -140,6 +142,16 @@ def test_live_commands_keep_the_summaries_as_a_rebuild_writes_them(history: Hist
         uow.commit()
     with engine.connect() as connection:
         assert dump(connection) == before
+
+
+def test_a_stay_the_database_refuses_fails_as_any_statement_does(history: History, engine: Engine) -> None:
+    with engine.connect() as connection:
+        deal = queries.get_deal(connection, deal_id="D-3")
+        assert deal is not None
+        stay = connection.execute(select(t.stage_visits).where(t.stage_visits.c.deal_id == "D-3")).mappings().first()
+        assert stay is not None
+        with pytest.raises(IntegrityError):  # the same stay again: what the services translate
+            summaries.write_stays(connection, before=deal, after=deal, visits=[dict(stay)])
 
 
 @given(st.floats(min_value=-1e9, max_value=1e12, allow_nan=False))

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import math
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 
+from dealflow.analytics import forecast
 from dealflow.analytics.forecast import (
     CENSORED,
     ENDED,
@@ -24,9 +28,12 @@ from dealflow.analytics.forecast import (
     win_incidence,
     window_for,
 )
-from dealflow.analytics.forecast_rows import rounded
+from dealflow.analytics.forecast_history import Calls
+from dealflow.analytics.forecast_rows import float_texts, rounded
+from dealflow.analytics.forecast_runs import compute, report
 from dealflow.analytics.forecast_scoring import brier, by_group, calibration
 from dealflow.analytics.forecast_simulation import STEPS, amounts_won, simulate, won_bits
+from dealflow.analytics.periods import Period
 
 DAY = 86_400.0
 INF = math.inf
@@ -146,7 +153,12 @@ def test_nothing_after_the_as_of_moment_changes_the_probabilities() -> None:
     assert table(fit(later, 130 * DAY, MONTH)) != table(fit(TINY, 130 * DAY, MONTH))
 
 
-def test_the_naive_rate_is_the_share_won_of_the_deals_that_were_in_the_stage_and_closed() -> None:
+@pytest.mark.parametrize("flags", [True, False], ids=["a flag per stage and deal", "sorted pairs"])
+def test_the_naive_rate_is_the_share_won_of_the_deals_that_were_in_the_stage_and_closed(
+    flags: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not flags:
+        monkeypatch.setattr(forecast, "SEEN_CELLS", 0)
     # a: D-0 and D-2 won, D-1 and D-3 lost (D-7 closed after day 100); b: D-0 and D-2, both won.
     assert naive_rates(TINY, AT).tolist() == [2 / 4, 2 / 2]
     # A stage none of whose deals has closed takes the share won of all closed deals.
@@ -154,6 +166,27 @@ def test_the_naive_rate_is_the_share_won_of_the_deals_that_were_in_the_stage_and
         (0, A, 0, 10), (1, A, 0, 20), (2, A, 0, 30), (3, A, 5, 25), (3, B, 25, INF),
     ])  # fmt: skip
     assert naive_rates(young, 40 * DAY).tolist() == [1 / 3, 1 / 3]
+    twice = make_history([(50, True), (60, False)], [(0, A, 0, 10), (0, B, 10, 20), (0, A, 20, 50), (1, A, 0, 60)])
+    assert naive_rates(twice, 100 * DAY).tolist() == [1 / 2, 1.0]  # D-0 twice in a counts once
+
+
+def test_the_incidence_is_the_aalen_johansen_estimate_however_the_window_cuts_the_samples() -> None:
+    rng = np.random.default_rng(8)
+    times = np.sort(rng.integers(0, 60, 400).astype(float)) * DAY  # many ties
+    kinds = rng.choice([CENSORED, WON, ENDED], 400)
+    for start, end in ((0, 0.5), (0, 30), (10, 30), (0, 59), (0, 59.5), (0, 1000), (20, 20)):
+        window = Window(start * DAY, end * DAY)
+        found, informed = win_incidence(times, kinds, window)
+        at_risk, still_open, expected = 400, 1.0, 0.0
+        for moment in np.unique(times):
+            here = kinds[times == moment]
+            won, ended = int(np.sum(here == WON)), int(np.sum(here != CENSORED))
+            if window.start <= moment < window.end:
+                expected += still_open * won / at_risk
+            still_open *= 1 - ended / at_risk
+            at_risk -= here.size
+        assert found == pytest.approx(expected, abs=1e-12)
+        assert informed == int(np.sum((kinds != CENSORED) | (times >= window.end)))
 
 
 def test_age_buckets_fall_back_on_the_younger_bucket_when_old_deals_are_few() -> None:
@@ -324,3 +357,78 @@ def test_the_amounts_won_in_a_trial_are_the_sum_over_the_deals_whose_bit_is_set(
     won = won_bits(probabilities, 500, np.random.default_rng(6))
     bits = np.unpackbits(won.astype("<u8").view(np.uint8), axis=1, bitorder="little")[:, :150]
     assert np.array_equal(amounts_won(won, amounts), bits @ amounts)
+
+
+def test_a_column_is_written_as_json_dumps_writes_each_value() -> None:
+    rng = np.random.default_rng(5)
+    values = np.concatenate(
+        [
+            np.round(rng.random(20_000), 4),
+            np.round(rng.lognormal(9, 3, 20_000), 2),
+            rng.normal(0, 1, 5_000) * 10.0 ** rng.integers(-12, 25, 5_000),
+            10.0 ** np.arange(-8, 25),
+            np.nextafter(10.0 ** np.arange(-8, 25), 0),
+            [0.0, -0.0, 1e-4, 9.99e-5, 1e15, 1e16, 5.0, 100.0, 0.1 + 0.2, INF, -INF, np.nan, 2.0**53, 1 / 3],
+        ]
+    )
+    assert float_texts(values) == [json.dumps(v) for v in values.tolist()]
+    assert float_texts(np.array([])) == []
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+@pytest.mark.parametrize("with_calls", [False, True])
+def test_the_report_as_json_is_the_text_json_dumps_writes_for_the_model(indent: int | None, with_calls: bool) -> None:
+    titles = ('Say "hi"', "back\\slash\nnew line\ttab\x01", "Ünïcode, 日本", "plain")
+    history = replace(
+        TINY,
+        titles=TINY.titles[:4] + titles,
+        deal_ids=(*TINY.deal_ids[:5], 'D-"5"', *TINY.deal_ids[6:]),
+        owners=('ben "b"',),
+        amount=np.array([1000.0, 2000.0, 3000.0, 4000.0, 1234.565, 0.0, 1e17, 0.125]),
+        has_amount=np.array([True, True, True, True, True, False, True, True]),
+    )
+    nothing = np.full(8, np.nan)
+    calls = Calls(category=(None,) * 8, category_at=nothing, probability=nothing, probability_at=nothing)
+    if with_calls:  # D-4 commit with 0.8 and D-6 best case, both called before day 100; D-7 after it
+        at = np.array([np.nan] * 4 + [50.0, np.nan, 60.0, 120.0]) * DAY
+        calls = Calls(
+            category=(None, None, None, None, "commit", None, "best_case", "pipeline"),
+            category_at=at,
+            probability=np.array([np.nan] * 4 + [0.8, np.nan, np.nan, 0.3]),
+            probability_at=at,
+        )
+    as_of = datetime.fromtimestamp(AT, UTC)
+    period = Period(label="days 100-130", start=as_of, end=datetime.fromtimestamp(AT + MONTH.end, UTC))
+    result = report(compute(history, period, as_of, trials=500, seed=3), history, calls, process=None)
+    compact = None if indent else (",", ":")
+    text = result.json_text(indent)
+    expected = json.dumps(result.model_dump(mode="json"), indent=indent, ensure_ascii=False, separators=compact)
+    assert text == expected
+    rows = json.loads(text)["deals"]
+    assert {r["title"] for r in rows} == set(titles)
+    assert [r["amount"] for r in rows if r["deal_id"] == 'D-"5"'] == [None]
+    called = {r["deal_id"]: (r["forecast_category"], r["rep_probability"]) for r in rows}
+    if with_calls:
+        assert called["D-4"] == ("commit", 0.8)
+        assert called["D-6"] == ("best_case", None)
+        assert called["D-7"] == (None, None)  # called after the forecast's moment
+    else:
+        assert set(called.values()) == {(None, None)}
+    # Rows read back (a serialised forecast) are written the same way.
+    again = type(result).model_validate(json.loads(text))
+    assert again.json_text(indent) == text
+
+
+@pytest.mark.parametrize("still_open", [0, 1], ids=["no open deal", "one open deal"])
+def test_a_report_with_no_or_one_open_deal_is_written_as_json_dumps_writes_it(still_open: int) -> None:
+    deals = [(20.0, True), (30.0, False), (INF if still_open else 40.0, False)]
+    history = make_history(deals, [(0, A, 0, 20), (1, A, 5, 30), (2, A, 10, INF if still_open else 40)])
+    nothing = np.full(3, np.nan)
+    calls = Calls(category=(None,) * 3, category_at=nothing, probability=nothing, probability_at=nothing)
+    as_of = datetime.fromtimestamp(AT, UTC)
+    period = Period(label="days 100-130", start=as_of, end=datetime.fromtimestamp(AT + MONTH.end, UTC))
+    result = report(compute(history, period, as_of, trials=200, seed=1), history, calls, process=None)
+    assert len(result.deals) == still_open
+    for indent, compact in ((None, (",", ":")), (2, None)):
+        dumped = json.dumps(result.model_dump(mode="json"), indent=indent, ensure_ascii=False, separators=compact)
+        assert result.json_text(indent) == dumped

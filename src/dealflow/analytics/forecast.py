@@ -42,12 +42,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 Floats = NDArray[np.float64]
 Ints = NDArray[np.int64]
+Kinds = NDArray[np.int8]  # CENSORED, WON or ENDED per sample
 Bools = NDArray[np.bool_]
 
 MIN_STAYS_FOR_BUCKETS = 40
@@ -57,6 +59,7 @@ DAY = 86_400.0
 PRIOR_WEIGHT = 10.0
 QUANTILES = (0.25, 0.5, 0.75, 0.9)
 CENSORED, WON, ENDED = 0, 1, 2
+SEEN_CELLS = 64_000_000  # stages x deals up to which the naive rates flag each pair instead of sorting
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,7 @@ class Samples:
     entered: Floats
     left: Floats
     ends: Floats
-    kinds: Ints
+    kinds: Kinds
     stage: Ints
 
     def subset(self, chosen: Bools) -> Samples:
@@ -141,7 +144,7 @@ def samples(history: History, at: float, stays: Ints, *, ordered: bool = False) 
         entered=history.entered[stays],
         left=history.left[stays],
         ends=np.where(known, closed, at),
-        kinds=np.where(known, np.where(history.won[deals], WON, ENDED), CENSORED).astype(np.int64),
+        kinds=np.where(known, np.where(history.won[deals], WON, ENDED), CENSORED).astype(np.int8),
         stage=history.stay_stage[stays],
     )
     if not ordered:
@@ -181,7 +184,7 @@ def by_stage(found: Samples, stages: int) -> list[Samples]:
     ]
 
 
-def landmark_of(found: Samples, at: float, age: float) -> tuple[Floats, Ints]:
+def landmark_of(found: Samples, at: float, age: float) -> tuple[Floats, Kinds]:
     """Time from each sample's landmark (``entered + age``) to its ending, and its kind.
 
     Only stays still in their stage at that age, reached before ``at``, are samples; endings
@@ -191,12 +194,12 @@ def landmark_of(found: Samples, at: float, age: float) -> tuple[Floats, Ints]:
     return found.ends[kept] - marks[kept], found.kinds[kept]
 
 
-def landmark(history: History, at: float, stays: Ints, age: float) -> tuple[Floats, Ints]:
+def landmark(history: History, at: float, stays: Ints, age: float) -> tuple[Floats, Kinds]:
     """:func:`landmark_of` the ``stays`` of ``history``."""
     return landmark_of(samples(history, at, stays), at, age)
 
 
-def win_incidence(times: Floats, kinds: Ints, window: Window) -> tuple[float, int]:
+def win_incidence(times: Floats, kinds: NDArray[np.integer[Any]], window: Window) -> tuple[float, int]:
     """Aalen-Johansen probability of a win within the window, and the samples that inform it.
 
     A sample informs it when it ended before the window closed or was observed past its end.
@@ -207,12 +210,26 @@ def win_incidence(times: Floats, kinds: Ints, window: Window) -> tuple[float, in
     if np.any(times[1:] < times[:-1]):
         order = np.argsort(times, kind="stable")  # nearly sorted: timsort is quick on it
         times, kinds = times[order], kinds[order]
-    first = np.flatnonzero(np.concatenate(([True], times[1:] != times[:-1])))
-    moments = times[first]
-    wins = np.add.reduceat((kinds == WON).astype(float), first)
-    endings = np.add.reduceat((kinds != CENSORED).astype(float), first)
-    leaving = np.diff(np.append(first, times.size)).astype(float)
-    at_risk = times.size - np.concatenate(([0.0], np.cumsum(leaving)[:-1]))
+    # Only the moments before the window's end count: the samples still open then only count as at
+    # risk before it (whole groups of equal times are kept, so every kept figure is unchanged).
+    size = times.size
+    kept = int(np.searchsorted(times, window.end))
+    if kept == 0:
+        return 0.0, informed
+    times, kinds = times[:kept], kinds[:kept]
+    distinct = np.concatenate(([True], times[1:] != times[:-1]))
+    if distinct.all():  # no two samples end at the same moment: each is its own group
+        moments = times
+        wins = (kinds == WON).astype(float)
+        endings = (kinds != CENSORED).astype(float)
+        at_risk = size - np.arange(kept, dtype=float)
+    else:
+        first = np.flatnonzero(distinct)
+        moments = times[first]
+        wins = np.add.reduceat((kinds == WON).astype(float), first)
+        endings = np.add.reduceat((kinds != CENSORED).astype(float), first)
+        leaving = np.diff(np.append(first, times.size)).astype(float)
+        at_risk = size - np.concatenate(([0.0], np.cumsum(leaving)[:-1]))
     still_open = np.concatenate(([1.0], np.cumprod(1.0 - endings / at_risk)[:-1]))
     increments = still_open * wins / at_risk
     before_end = increments[moments < window.end].sum()
@@ -301,8 +318,14 @@ def fit(
         reached = np.minimum(stays.left, at) - stays.entered
         parent = float(rates[code])
         buckets.append(Bucket(code, 0.0, informed, observed, parent))  # the landmark at age 0: the stage itself
+        # A sample still in its stage at an age is too at every younger one: each edge looks only at
+        # the samples kept at the edge before it (the same times as landmark_of(stays, at, edge)).
+        entered, left, ends, kinds = stays.entered, stays.left, stays.ends, stays.kinds
         for edge in age_edges(reached)[1:]:
-            times, kinds = landmark_of(stays, at, float(edge))
+            marks = entered + float(edge)
+            kept = (marks < at) & (marks < left)
+            entered, left, ends, kinds = entered[kept], left[kept], ends[kept], kinds[kept]
+            times = ends - (entered + float(edge))
             if times.size == 0:
                 break
             observed, informed = win_incidence(times, kinds, window)
@@ -317,14 +340,21 @@ def naive_rates(history: History, at: float) -> Floats:
     began = history.entered < at
     closed = history.closed[history.stay_deal] <= at
     chosen = began & closed
-    deals = history.closed.size
-    # Each (stage, deal) pair once, as one integer: a deal in a stage twice counts once. Sorted
-    # by hand: np.unique of integers uses a hash table (numpy 2.3+), far slower for millions of keys.
-    pairs = np.sort(history.stay_stage[chosen] * deals + history.stay_deal[chosen])
-    pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
-    stage, deal = np.divmod(pairs, deals)
+    deals, stages = history.closed.size, len(history.stages)
+    # Each (stage, deal) pair once, as one integer: a deal in a stage twice counts once.
+    keys = history.stay_stage[chosen] * deals + history.stay_deal[chosen]
+    if stages * deals <= SEEN_CELLS:  # a flag per stage and deal: no sort
+        seen = np.zeros(stages * deals, dtype=bool)
+        seen[keys] = True
+        table = seen.reshape(stages, deals)
+        totals = np.count_nonzero(table, axis=1)
+        wins = np.count_nonzero(table & history.won, axis=1)
+    else:  # sorted by hand: np.unique of integers uses a hash table (numpy 2.3+), far slower
+        pairs = np.sort(keys)
+        pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
+        stage, deal = np.divmod(pairs, deals)
+        totals = np.bincount(stage, minlength=stages)
+        wins = np.bincount(stage[history.won[deal]], minlength=stages)
     ended = history.closed <= at
     pooled = float(history.won[ended].mean()) if ended.any() else 0.0
-    totals = np.bincount(stage, minlength=len(history.stages))
-    wins = np.bincount(stage, weights=history.won[deal].astype(float), minlength=len(history.stages))
     return np.where(totals > 0, wins / np.maximum(totals, 1), pooled)

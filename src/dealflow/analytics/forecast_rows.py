@@ -2,21 +2,29 @@
 
 A forecast covers every open deal, 100,000 of them on a large pipeline, while the text report
 shows fifteen and the dashboards none; the rows are therefore kept as the arrays the forecast
-computed and turned into plain dicts (rounded exactly as ``round`` rounds) when they are read,
-all of them when the report is serialised."""
+computed and turned into plain dicts (rounded exactly as ``round`` rounds) when they are read.
+Serialised, they go from the columns straight to JSON text (:meth:`DealRows.json_text`), the text
+``json.dumps`` writes for those dicts, without a dict per deal."""
 
 from __future__ import annotations
 
+import json
+import operator
+import re
 from collections.abc import Sequence
+from json.encoder import encode_basestring
 from typing import Annotated, Any, overload
 
 import numpy as np
+import orjson
+from numpy.typing import NDArray
 from pydantic import PlainSerializer, PlainValidator
 from typing_extensions import TypedDict
 
 from dealflow.analytics.forecast import Floats, History, Ints
 
 DAY = 86_400.0
+ESCAPED = re.compile(r'[\x00-\x1f"\\]')  # what json.dumps escapes in a string (with ensure_ascii=False)
 
 
 class DealForecast(TypedDict):
@@ -35,7 +43,10 @@ class DealForecast(TypedDict):
     rep_probability: float | None
 
 
-def rounded(values: Floats, digits: int) -> list[float]:
+FIELDS = tuple(DealForecast.__annotations__)
+
+
+def rounded_array(values: Floats, digits: int) -> Floats:
     """``round(v, digits)`` of each value, exactly as Python rounds, at the speed of numpy.
 
     ``rint(v * 10**digits) / 10**digits`` gives Python's result (the double nearest the correctly
@@ -44,7 +55,7 @@ def rounded(values: Floats, digits: int) -> list[float]:
     are rounded by Python."""
     scale = 10.0**digits
     scaled = values * scale
-    found: list[float] = (np.rint(scaled) / scale).tolist()
+    found: Floats = np.rint(scaled) / scale
     with np.errstate(invalid="ignore"):
         unsure = ~(np.abs(scaled) < 2.0**52) | (
             np.abs(np.abs(scaled - np.floor(scaled)) - 0.5) <= 4 * np.spacing(np.abs(scaled))
@@ -52,6 +63,91 @@ def rounded(values: Floats, digits: int) -> list[float]:
     for i in np.flatnonzero(unsure).tolist():
         found[i] = round(float(values[i]), digits)
     return found
+
+
+def rounded(values: Floats, digits: int) -> list[float]:
+    """:func:`rounded_array` as a list of Python floats."""
+    found: list[float] = rounded_array(values, digits).tolist()
+    return found
+
+
+def float_texts(values: Floats) -> list[str]:
+    """Each value as ``json.dumps`` writes it (Python's ``repr``), at the speed of orjson.
+
+    Both write the shortest digits that read back as the value, the closest such when there are
+    several; they differ only in the notation of very small or large values (``1e-05`` against
+    ``1e-5``) and of non-finite ones, which Python writes here."""
+    if values.size == 0:
+        return []
+    column = np.ascontiguousarray(values, dtype=np.float64)
+    found = orjson.dumps(column, option=orjson.OPT_SERIALIZE_NUMPY).decode()[1:-1].split(",")
+    size = np.abs(column)
+    with np.errstate(invalid="ignore"):
+        other = ~((size >= 1e-4) & (size < 1e15)) & (size != 0)
+    for i in np.flatnonzero(other).tolist():
+        found[i] = json.dumps(float(column[i]))
+    return found
+
+
+def _optional_float_texts(values: Floats, missing: NDArray[np.bool_]) -> list[str]:
+    """:func:`float_texts`, ``null`` where ``missing``."""
+    if missing.all():
+        return ["null"] * values.size
+    found = float_texts(np.where(missing, 0.0, values))
+    for i in np.flatnonzero(missing).tolist():
+        found[i] = "null"
+    return found
+
+
+def _picked(values: Sequence[str], indices: list[int]) -> Sequence[str]:
+    """``values[i]`` for each index, in order."""
+    if len(indices) == 1:
+        return [values[indices[0]]]
+    found: Sequence[str] = operator.itemgetter(*indices)(values)
+    return found
+
+
+def _inner_texts(strings: Sequence[str]) -> Sequence[str]:
+    """The strings as JSON writes them, without their quotes: as they are unless one needs escaping."""
+    if ESCAPED.search("".join(strings)) is None:
+        return strings
+    return [encode_basestring(s)[1:-1] for s in strings]
+
+
+def _choice_texts(names: Sequence[str | None], codes: Ints, *, before: str = "", after: str = "") -> list[str]:
+    """``names[code]`` of each code as a JSON value (``null`` for None), ``before`` and ``after`` it."""
+    texts = [before + ("null" if n is None else encode_basestring(n)) + after for n in names]
+    found: list[str] = np.array(texts, dtype=object)[codes].tolist()
+    return found
+
+
+def _interleaved(
+    head: str, inner: Sequence[str | Sequence[str]], tail: str, between: str, *, first: str, last: str
+) -> str:
+    """Row after row, ``between`` each two, ``first`` and ``last`` around them: each row ``head``, the
+    segments of ``inner`` in order (a text, ``str``, the same in every row; a column, a sequence, one
+    value per row) and ``tail``. Laid out in one list by slice assignments and joined once: no Python
+    call per row."""
+    rows = len(next(segment for segment in inner if not isinstance(segment, str)))
+    width = 1 + len(inner)
+    flat = [""] * (rows * width)
+    flat[0::width] = [tail + between + head] * rows  # the end of the row before, and this one's start
+    flat[0] = first + head
+    for i, segment in enumerate(inner, start=1):
+        flat[i::width] = [segment] * rows if isinstance(segment, str) else segment
+    flat[-1] += tail + last
+    return "".join(flat)
+
+
+def _row_template(indent: int | None) -> str:
+    """A ``%`` template of one deal's JSON object, the values in ``DealForecast``'s order, laid out as
+    ``json.dumps`` lays it out in a report's ``deals`` list (compact without ``indent``)."""
+    quoted = ("deal_id", "title")  # the strings written here without their quotes
+    fields = [f'"{key}":{" " if indent else ""}' + ('"%s"' if key in quoted else "%s") for key in FIELDS]
+    if indent is None:
+        return "{" + ",".join(fields) + "}"
+    inside = "\n" + " " * (3 * indent)
+    return "{" + inside + ("," + inside).join(fields) + "\n" + " " * (2 * indent) + "}"
 
 
 class DealRows(Sequence[DealForecast]):
@@ -108,6 +204,48 @@ class DealRows(Sequence[DealForecast]):
         if self._all is None:
             self._all = self._build(np.arange(len(self), dtype=np.int64))
         return self._all
+
+    def built(self) -> bool:
+        """Whether the rows are held as dicts (built, or read back) rather than as columns."""
+        return self._all is not None
+
+    def json_text(self, indent: int | None = None, *, before: str = "", after: str = "") -> str:
+        """The rows as the JSON list ``json.dumps`` writes for :meth:`rows` as a report's ``deals``
+        (``indent`` as given to it, or compact with the separators ``,`` and ``:``), written from
+        the columns: no dict per deal. ``before`` and ``after`` come around it (the text of the
+        report it ends), so that the whole text is put together once."""
+        if self._all is not None:
+            raise ValueError("the rows are built: serialise them with json.dumps")
+        if not len(self):
+            return before + "[]" + after
+        h, deals = self._history, self._deals.tolist()
+        between, end = ",", "]"
+        if indent is not None:
+            between, end = "," + "\n" + " " * (2 * indent), "\n" + " " * indent + "]"
+        p = _row_template(indent).split("%s")  # the texts around the 11 values
+        inner = (
+            _inner_texts(_picked(h.deal_ids, deals)),
+            p[1], _inner_texts(_picked(h.titles, deals)),
+            _choice_texts(h.stages, self._stages, before=p[2], after=p[3]),  # a few names: texts joined to them
+            _choice_texts(h.owners, self._owners, after=p[4]),
+            float_texts(rounded_array(self._age / DAY, 2)),
+            p[5], _optional_float_texts(self._amounts, ~h.has_amount[self._deals]),
+            p[6], float_texts(rounded_array(self._probability, 4)),
+            p[7], float_texts(rounded_array(self._expected, 2)),
+            p[8], float_texts(rounded_array(self._naive, 4)),
+            self._call_texts(before=p[9], after=p[10]),
+            _optional_float_texts(self._rep, np.isnan(self._rep)),  # NaN: none called
+        )  # fmt: skip
+        return _interleaved(p[0], inner, p[11], between, first=before + "[" + between[1:], last=end + after)
+
+    def _call_texts(self, *, before: str, after: str) -> list[str]:
+        """Each row's forecast category as JSON, ``before`` and ``after`` it."""
+        categories = sorted({c for c in self._called if c is not None})
+        if not categories:
+            return [before + "null" + after] * len(self)
+        codes = {c: i for i, c in enumerate(categories)}
+        called = np.array([len(categories) if c is None else codes[c] for c in self._called], dtype=np.int64)
+        return _choice_texts([*categories, None], called[self._order], before=before, after=after)
 
     def _build(self, chosen: Ints) -> list[DealForecast]:
         h, deals = self._history, self._deals[chosen].tolist()

@@ -4,6 +4,7 @@ as of the start of earlier periods."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -174,6 +175,18 @@ class Forecast(BaseModel):
     rep_probabilities: RepProbabilities | None
     buckets: list[Bucket]
     deals: DealRowsField
+
+    def json_text(self, indent: int | None = None) -> str:
+        """The forecast as JSON: what ``json.dumps`` writes for ``model_dump(mode="json")`` (with
+        ``ensure_ascii=False``, and ``indent`` or else the compact separators ``,`` and ``:``), the
+        deals' rows written from their columns (:meth:`DealRows.json_text`)."""
+        compact = None if indent else (",", ":")
+        if self.deals.built():
+            return json.dumps(self.model_dump(mode="json"), indent=indent, ensure_ascii=False, separators=compact)
+        head = self.model_dump(mode="json", exclude={"deals"})
+        text = json.dumps({**head, "deals": []}, indent=indent, ensure_ascii=False, separators=compact)
+        end = text.rindex("[]")  # the deals, the last field
+        return self.deals.json_text(indent, before=text[:end], after=text[end + 2 :])
 
 
 def views(run: Run, history: History, called: list[str | None]) -> tuple[View, View]:

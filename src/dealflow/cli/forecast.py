@@ -237,7 +237,7 @@ def forecast(
             chart, charts.histogram(run.history_simulation.totals, title=title, percentiles=(h.p10, h.p50, h.p90))
         )
     if as_json:
-        print_json(result.model_dump(mode="json"))
+        typer.echo(result.json_text(indent=2))  # what print_json writes, the deals' rows from their columns
         return
     _print_forecast(result)
     if chart is not None:

@@ -15,12 +15,14 @@ Every writer of ``stage_visits`` writes these too (live commands, the import's b
 from __future__ import annotations
 
 import math
+import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, func, insert, update
+from sqlalchemy import Connection, Dialect, bindparam, case, func, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from dealflow.domain.deals import Deal
 from dealflow.store import tables as t
@@ -141,8 +143,9 @@ _ONE_STAY = _upsert(postgresql.insert(t.stay_durations).values(_bound(t.stay_dur
 )
 
 
-# A move on SQLite: the journey and the stay's count go straight to the driver (the same SQL as
-# the statements above), which costs a fraction of a statement's round through SQLAlchemy.
+# A move on SQLite: the stay, the journey and the stay's count go straight to the driver (the same
+# SQL as the statements above, the values as the column types bind them), which costs a fraction of
+# a statement's round through SQLAlchemy.
 _SQLITE_JOURNEY = """UPDATE deal_journeys SET status = ?, open_stage = ?,
  stayed = CASE WHEN replace(stayed, ?, '') = stayed THEN stayed || ? ELSE stayed END,
  onward = CASE WHEN replace(onward, ?, '') = onward THEN onward || ? ELSE onward END
@@ -152,13 +155,29 @@ _SQLITE_DURATION = """INSERT INTO stay_durations (process, stage, exit, overridd
  DO UPDATE SET stays = stays + excluded.stays"""
 
 
+_SQLITE_STAY = "INSERT INTO stage_visits ({}) VALUES ({})".format(
+    ", ".join(c.name for c in t.stage_visits.columns), ", ".join("?" for _ in t.stage_visits.columns)
+)
+_stay_binds: dict[Dialect, list[tuple[str, Callable[[Any], Any] | None]]] = {}
+
+
+def _stay_values(dialect: Dialect, visit: dict[str, object]) -> tuple[object, ...]:
+    """A stay's values in ``_SQLITE_STAY``'s order, each as its column type hands it to the driver."""
+    binds = _stay_binds.get(dialect)
+    if binds is None:
+        binds = _stay_binds[dialect] = [
+            (c.name, c.type.dialect_impl(dialect).bind_processor(dialect)) for c in t.stage_visits.columns
+        ]
+    return tuple(visit[name] if bind is None else bind(visit[name]) for name, bind in binds)
+
+
 def _write_one_stay_sqlite(connection: Connection, *, before: Deal, after: Deal, visit: dict[str, object]) -> None:
-    write_visits(connection, [visit])
     stage, exit_ = str(visit["stage"]), str(visit["exit"])
     change = _journey_change(before, after, stage, exit_ in ONWARD)
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(
+    hour = hour_of(float(visit["seconds"]))  # type: ignore[arg-type]
+    statements = (
+        (_SQLITE_STAY, _stay_values(connection.dialect, visit)),
+        (
             _SQLITE_JOURNEY,
             (
                 change["w_status"], change["w_open_stage"],
@@ -166,9 +185,16 @@ def _write_one_stay_sqlite(connection: Connection, *, before: Deal, after: Deal,
                 change["w_onward_mark"], change["w_onward_tag"],
                 change["w_deal_id"],
             ),
-        )  # fmt: skip
-        hour = hour_of(float(visit["seconds"]))  # type: ignore[arg-type]
-        cursor.execute(_SQLITE_DURATION, (visit["process"], stage, exit_, int(bool(visit["overridden"])), hour))
+        ),
+        (_SQLITE_DURATION, (visit["process"], stage, exit_, int(bool(visit["overridden"])), hour)),
+    )  # fmt: skip
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        for sql, values in statements:
+            try:
+                cursor.execute(sql, values)
+            except sqlite3.Error as exc:  # as SQLAlchemy would raise it, for the callers' translation
+                raise DBAPIError.instance(sql, values, exc, sqlite3.Error) from exc
     finally:
         cursor.close()
 
