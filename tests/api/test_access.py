@@ -140,7 +140,8 @@ def test_deals_and_leads_go_only_to_owners_in_reach(api: Api) -> None:
     assert api.client("ben").post(f"{V1}/leads/{lead['id']}/convert", json={}).status_code == 403
     assert api.client("wes").get(f"{V1}/leads").json()["count"] == 1
     assert api.client("ben").get(f"{V1}/leads").json()["count"] == 0
-    converted = api.client("wes").post(f"{V1}/leads/{lead['id']}/convert", json={})
+    passed = {"override": True, "reason": "Qualified in person"}  # the manager passes the conversion gate
+    converted = api.client("wes").post(f"{V1}/leads/{lead['id']}/convert", json=passed)
     assert converted.status_code == 201
     assert converted.json()["owner"] == "cyd"
 

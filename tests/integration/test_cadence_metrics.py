@@ -65,7 +65,10 @@ def _play(team: Uow, engine: Engine, clock: Clock, seed: int) -> None:
                     sd.close_deal(uow=uow, actor_id="max", deal_id=subject[5:], outcome="lost", reason="timing")
             elif rng.random() < 0.04 and subject.startswith("lead:"):
                 with team() as uow:
-                    sl.convert(uow=uow, actor_id="max", lead_id=subject[5:], process_key="standard")
+                    sl.convert(
+                        uow=uow, actor_id="max", lead_id=subject[5:], process_key="standard", override=True,
+                        reason="Qualified on the phone",
+                    )  # fmt: skip
 
 
 def _expected(engine: Engine, today: date, grace: int) -> dict[str, Any]:

@@ -100,7 +100,9 @@ def test_lead_tasks_follow_the_owner_and_stop_when_the_lead_is_converted(team: U
     rows = _rows(engine, subject)
     assert [r[2] for r in rows] == ["ada"] + ["ben"] * (len(rows) - 1)  # a done touch keeps who did it
     with team() as uow:
-        sl.convert(uow=uow, actor_id="ada", lead_id=lead_id, process_key="standard")
+        sl.convert(
+            uow=uow, actor_id="max", lead_id=lead_id, process_key="standard", override=True, reason="Met at a fair"
+        )
     assert {(r[1], r[5]) for r in _rows(engine, subject)[1:]} == {("stopped", "converted")}
 
 

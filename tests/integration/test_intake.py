@@ -80,7 +80,7 @@ def test_a_form_post_becomes_a_lead_routed_round_robin_in_its_territory(
         assert received.outcome == "created"
         row = lead(engine, received.lead_id)
         owners.append(row.owner)
-        assert (row.process, row.form, row.source, row.fields) == ("standard", "website", "website", {"region": "east"})
+        assert (row.process, row.form, row.source, row.fields) == ("standard", "website", "inbound", {"region": "east"})
         assert row.sla_due_at == clock.now.replace(minute=15)
     assert owners == ["ada", "eve", "ada", "eve"]
     assigned = events_of(engine, received.lead_id, "LeadAssigned")

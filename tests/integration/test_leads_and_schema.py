@@ -27,6 +27,9 @@ def test_a_lead_is_disqualified_with_a_reason_or_converted_into_a_deal(workspace
     assert workspace("lead", "disqualify", "L-2", "--reason", "no_fit") == 0
     assert workspace("lead", "convert", "L-2") == 3
     assert "lead L-2 is already disqualified" in workspace.err
+    assert workspace("lead", "convert", "L-1") == 3
+    assert "Nothing of BANT confirmed yet" in workspace.err
+    assert workspace("lead", "qualify", "L-1", "need", "--note", "Reports take two days") == 0
     assert workspace("lead", "convert", "L-1") == 0
     assert "L-1 converted into D-1" in workspace.out
     leads = workspace.json("lead", "list", "--status", "all")

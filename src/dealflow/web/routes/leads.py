@@ -23,6 +23,7 @@ from dealflow.store.listings import LEAD_ORDERS, Window
 from dealflow.web import forms
 from dealflow.web.rendering import render
 from dealflow.web.routes.board import check_owner_filter, visible_users
+from dealflow.web.routes.touches import next_touch_context
 from dealflow.web.sessions import PageUser, PageWriter
 
 router = APIRouter()
@@ -66,13 +67,16 @@ def _page(request: Request, me: Principal, lead_id: str, status_code: int = 200,
         access.lead(uow.connection, actor=me.actor, lead_id=lead_id[:64])
         view = sl.view_lead(uow=uow, lead_id=lead_id)
         timeline = listings.recent_events(uow.connection, stream=f"lead:{lead_id}", limit=TIMELINE_LIMIT)
+        back = f"/leads/{lead_id}"
+        touch = next_touch_context(uow.connection, subject=f"lead:{lead_id}", status=view.lead.status, back=back)
+        today = uow.clock().date()
     process = view.process
     overrides = (process.leads.conversion.override_roles or process.overrides.roles) if process else ()
     context: dict[str, Any] = {"refusal": None, "refusal_reasons": []} | extra
     return render(
         request, "lead.html", me, status_code=status_code, view=view, lead=view.lead, process=process,
         framework=view.framework, score=view.score, gate=view.gate, timeline=timeline, describe=describe,
-        may_override=me.actor.holds(*overrides), **context,
+        may_override=me.actor.holds(*overrides), today=today, **touch, **context,
     )  # fmt: skip
 
 
