@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from dealflow.api.app import create_app
 from dealflow.cli.access import DEMO_PASSWORD
@@ -47,11 +48,15 @@ def browser(app: Any, user: str) -> TestClient:
 
 
 def test_a_posted_lead_goes_from_the_demo_form_to_an_accepted_handoff(
-    capsys: pytest.CaptureFixture[str], database_url: str, mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str],
+    database_url: str,
+    engine: Engine,
+    mailbox: Mailbox,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cli = Cli(capsys, database_url)
     assert cli("demo", "--deals", "24") == 0, cli.err
-    app = create_app(Settings(database_url=database_url))
+    app = create_app(Settings(database_url=database_url), engine=engine)
     public = TestClient(app)
 
     # The form a website embeds, posted by a visitor.
