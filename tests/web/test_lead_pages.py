@@ -3,6 +3,9 @@ conversion gate with its missing list, nurture and disqualification."""
 
 from __future__ import annotations
 
+import re
+from datetime import date
+
 import pytest
 
 from dealflow.analytics import lead_model
@@ -42,6 +45,9 @@ def test_the_list_shows_the_leads_in_scope_the_best_scored_first(saas: Site) -> 
     assert markers.index(f"lead-{hot}") < markers.index(f"lead-{cold}")
     assert f"lead-{west}" not in markers  # another team's lead
     assert f'data-test="score-{hot}"><strong>90<' in page.text  # 15 + 20 + 15 fit, 30 + 10 intent
+    touch = re.search(rf'data-test="touch-{hot}">(\w+) · (\d{{4}}-\d\d-\d\d)<', page.text)  # its cadence's next touch
+    assert touch is not None
+    assert date.fromisoformat(touch.group(2)) == saas.clock.now.date()
     newest = parse(client.get("/leads?order=newest").text).tests
     assert newest.index(f"lead-{cold}") < newest.index(f"lead-{hot}")
     assert f"lead-{west}" in parse(saas.browser("root").get("/leads").text).tests

@@ -89,6 +89,17 @@ def _stop(connection: Connection, which: Any, reason: str) -> None:
     connection.execute(query.values(status="stopped", stop_reason=reason))
 
 
+def next_touches(connection: Connection, subjects: Sequence[str]) -> dict[str, Row[Any]]:
+    """The next touch due of each subject that has a cadence running, by subject (one read)."""
+    if not subjects:
+        return {}
+    query = select(t.cadence_tasks).where(c.subject.in_(subjects), c.status.in_(DUE)).order_by(c.due_on, c.run)
+    found: dict[str, Row[Any]] = {}
+    for row in connection.execute(query):
+        found.setdefault(row.subject, row)
+    return found
+
+
 def running(connection: Connection, *, subject: str) -> CadenceRun | None:
     """The cadence running on a subject (``lead:L-1``, ``deal:D-1``), or None."""
     found = select(func.max(c.run)).where(c.subject == subject, c.status.in_(ACTIVE))

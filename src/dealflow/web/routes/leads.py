@@ -18,7 +18,7 @@ from dealflow.errors import InvalidInput, Refused
 from dealflow.services import access
 from dealflow.services import leads as sl
 from dealflow.services.auth import Principal
-from dealflow.store import listings
+from dealflow.store import cadence_tasks, listings
 from dealflow.store.listings import LEAD_ORDERS, Window
 from dealflow.web import forms
 from dealflow.web.rendering import render
@@ -55,9 +55,11 @@ def lead_list(
             status=None if status == "all" else status, owner=owner, order=order,
         )  # fmt: skip
         users = visible_users(uow.connection, me.actor)
+        touches = cadence_tasks.next_touches(uow.connection, [f"lead:{row.id}" for row in found.rows])
+        today = uow.clock().date()
     return render(
-        request, "leads.html", me, leads=found.rows, count=found.count, limit=LIST_LIMIT, status=status,
-        statuses=STATUSES, owner=owner, users=users, order=order, orders=LEAD_ORDERS,
+        request, "leads.html", me, leads=found.rows, touches=touches, today=today, count=found.count,
+        limit=LIST_LIMIT, status=status, statuses=STATUSES, owner=owner, users=users, order=order, orders=LEAD_ORDERS,
     )  # fmt: skip
 
 
