@@ -9,6 +9,7 @@ Imports do not pass here: a history brought in is not news to anyone.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -59,6 +60,9 @@ def webhook_body(seq: int, e: Event) -> dict[str, Any]:
     return {"event": e.type, "seq": seq, "stream": e.stream, "at": e.at.isoformat(), "actor": e.actor, "data": e.data}
 
 
+_ACTIVE_WEBHOOKS = "SELECT id, events FROM webhooks WHERE active"
+
+
 class _People:
     """Users (and webhooks) looked up once per transaction: a job that records many events in one
     transaction asks for each person once."""
@@ -67,7 +71,7 @@ class _People:
         self.connection = connection
         self.known: dict[str, Any] = {}
         self.teams: dict[str, list[str]] = {}
-        self.hooks: list[Any] | None = None
+        self.hooks: list[tuple[str, list[str]]] | None = None
 
     @classmethod
     def of(cls, connection: Connection) -> _People:
@@ -106,12 +110,13 @@ class _People:
         if not wanted:
             return {}
         if self.hooks is None:
-            w = t.webhooks
-            self.hooks = list(self.connection.execute(select(w.c.id, w.c.events).where(w.c.active.is_(True))))
+            # Asked in every transaction that moves a deal: the driver's own query, no statement to build.
+            rows = self.connection.exec_driver_sql(_ACTIVE_WEBHOOKS).all()
+            self.hooks = [(hook_id, json.loads(kinds) if isinstance(kinds, str) else kinds) for hook_id, kinds in rows]
         found: dict[str, list[str]] = {}
-        for row in self.hooks:
-            for kind in set(row.events) & wanted:
-                found.setdefault(kind, []).append(row.id)
+        for hook_id, kinds in self.hooks:
+            for kind in set(kinds) & wanted:
+                found.setdefault(kind, []).append(hook_id)
         return found
 
 
