@@ -10,12 +10,13 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dealflow.imports.columnar import json_strings
+from dealflow.imports.columnar import _hours, json_strings
 from dealflow.imports.csvfiles import ISO, DateColumn
 from dealflow.imports.event_columns import _moments, read_event_columns
 from dealflow.imports.generic import read_event_log
 from dealflow.imports.history import ImportReport
 from dealflow.imports.recording import stage_order
+from dealflow.store.stay_summaries import HOUR, hour_of
 
 # Digits around the edges of what a date can hold: month 13, day 31 of a short month, hour 24,
 # second 60, year 0, leap days.
@@ -77,3 +78,14 @@ def test_stage_order_and_histories_are_the_general_readers(tmp_path: Path) -> No
     assert columns.histories[1] == source.histories[1]
     deals = columns.deals.select("ref", "owner", "outcome").rows()
     assert deals == [("A", "Ann", None), ("B", "Bob", None), ("C", "Cy", "won")]
+
+
+EDGES = [h * HOUR + d for h in (0, 1, 2, 24, 8_760, 10**6) for d in (-1e-9, -1e-6, 0.0, 1e-9, 1e-6)]
+
+
+@given(st.lists(st.floats(min_value=-1e7, max_value=1e11, allow_nan=False) | st.sampled_from(EDGES), max_size=50))
+@settings(max_examples=200, deadline=None)
+def test_hours_as_columns_are_the_hours_a_stay_counts_in(seconds: list[float]) -> None:
+    values = pl.Series("s", [*seconds, *EDGES], dtype=pl.Float64)
+    found = pl.DataFrame({"s": values}).select(_hours(pl.col("s"))).to_series().to_list()
+    assert found == [hour_of(value) for value in values.to_list()]

@@ -205,20 +205,35 @@ class _Teller:
 
     def _write_summaries(self, deals: pl.DataFrame, events: pl.DataFrame) -> summaries.Durations:
         """Write the journeys of the deals told as columns (``deal_journeys``) and return the counts
-        of their finished stays, for ``stay_durations`` (see :mod:`dealflow.store.stay_summaries`)."""
+        of their finished stays, for ``stay_durations`` (see :mod:`dealflow.store.stay_summaries`),
+        both worked out as column operations."""
         key = self.process.key
         stays = events.filter(_C("exit").is_not_null()).sort("seq")
         seconds = (_C("at") - _C("was_entered")).dt.total_microseconds() / 1_000_000
-        by_deal: dict[str, list[tuple[str, str]]] = {}
+        counted = (
+            stays.select("was_stage", "exit", _hours(seconds).alias("hour")).group_by("was_stage", "exit", "hour").len()
+        )
         durations = summaries.Durations()
-        for did, stage, exit_kind, spent in stays.select("did", "was_stage", "exit", seconds.alias("s")).iter_rows():
-            by_deal.setdefault(did, []).append((stage, exit_kind))
-            durations[(key, stage, exit_kind, False, summaries.hour_of(spent))] += 1
+        for stage, exit_kind, hour, count in counted.iter_rows():
+            durations[(key, stage, exit_kind, False, hour)] += count
+        onward = _C("was_stage").filter(_C("exit").is_in(summaries.ONWARD))
+        sets = stays.group_by("did", maintain_order=True).agg(
+            _C("was_stage").unique(maintain_order=True).alias("stayed"), onward.unique(maintain_order=True)
+        )
         status = _C("outcome").fill_null("open")
-        rows = [
-            summaries.journey_row(did, key, state, here, by_deal.get(did, ()))
-            for did, state, here in deals.select("did", status.alias("status"), "here").iter_rows()
-        ]
+        rows = (
+            deals.select("did", status.alias("status"), "here")
+            .join(sets, on="did", how="left", maintain_order="left")
+            .select(
+                "did",
+                pl.lit(key).alias("process"),
+                "status",
+                pl.when(_C("status") == "open").then(_C("here")).alias("open_stage"),
+                _joined("stayed"),
+                _joined("was_stage", alias="onward"),
+            )
+            .rows()
+        )
         bulk.write_rows(self.uow.connection, t.deal_journeys, summaries.JOURNEY_COLUMNS, rows)
         return durations
 
@@ -485,3 +500,25 @@ def _deals_between(frame: pl.DataFrame, first: int, last: int) -> pl.DataFrame:
 def _optional(condition: pl.Expr, text: pl.Expr) -> pl.Expr:
     """``text`` where ``condition`` holds, else nothing."""
     return pl.when(condition).then(text).otherwise(pl.lit(""))
+
+
+def _hours(seconds: pl.Expr) -> pl.Expr:
+    """:func:`dealflow.store.stay_summaries.hour_of` as a column expression: the hour of duration,
+    corrected where float division lands on the wrong side of an hour's start; -1 when negative."""
+    hour = (seconds / summaries.HOUR).floor()
+    fixed = (
+        pl.when(seconds < summaries.HOUR * hour)
+        .then(hour - 1)
+        .when(seconds >= summaries.HOUR * (hour + 1))
+        .then(hour + 1)
+        .otherwise(hour)
+    )
+    return pl.when(seconds < 0).then(-1).otherwise(fixed).cast(pl.Int64)
+
+
+def _joined(column: str, *, alias: str | None = None) -> pl.Expr:
+    """A list column of stage keys as a journey column holds them (:func:`stay_summaries.joined`)."""
+    sep = summaries.SEPARATOR
+    found = _C(column).fill_null(pl.lit([], dtype=pl.List(pl.String)))
+    text = pl.when(found.list.len() == 0).then(pl.lit(sep)).otherwise(sep + found.list.join(sep) + sep)
+    return text.alias(alias or column)
