@@ -95,7 +95,8 @@ def import_event_columns(
     accounts = ensure_accounts(uow, set(deals["account"].drop_nulls().to_list()), report=report)
     report.deals_seen = deals.height
     teller = _Teller(uow, columns, deals, target=target, people=people, accounts=accounts, report=report)
-    with bulk.large_writes(uow.connection):
+    built_after = (t.deals, t.stage_visits, t.deal_journeys)
+    with bulk.large_writes(uow.connection), bulk.indexes_built_after(uow.connection, built_after):
         teller.record(progress(deals.height) if progress else None)
     return report
 

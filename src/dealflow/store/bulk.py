@@ -14,9 +14,10 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, select
 from sqlalchemy.exc import DBAPIError
 
+from dealflow.store import tables as t
 from dealflow.store.unit_of_work import translate
 
 
@@ -126,3 +127,20 @@ def large_writes(connection: Connection) -> Iterator[None]:
         yield
     finally:
         connection.exec_driver_sql(f"PRAGMA cache_size = {int(before or 0)}")
+
+
+@contextmanager
+def indexes_built_after(connection: Connection, tables: Sequence[Table]) -> Iterator[None]:
+    """Into a workspace without deals (a first import), write ``tables`` without their secondary
+    indexes and build those once the rows are in, in the same transaction: building an index over
+    the rows is cheaper than keeping it in order row by row. If the block raises, the transaction's
+    rollback brings the indexes back. With deals already there: nothing changes."""
+    if connection.execute(select(t.deals.c.id).limit(1)).first() is not None:
+        yield
+        return
+    deferred = [index for table in tables for index in table.indexes if not index.unique]
+    for index in deferred:
+        index.drop(connection)
+    yield
+    for index in deferred:
+        index.create(connection)
