@@ -212,3 +212,24 @@ def test_rebuild_recreates_the_cadence_tasks_exactly(team: Uow, engine: Engine, 
         after = [tuple(r) for r in connection.execute(query)]
     assert after == before
     assert len(before) == 18
+
+
+def test_a_lead_cadence_started_later_comes_from_the_leads_own_process(team: Uow) -> None:
+    source = load_template("standard")[1].replace("key: standard", "key: alpha", 1)
+    touches = "".join(f"      - {{day: {d}, channel: email}}\n" for d in (0, 2, 4, 7, 11))
+    source = source.replace(
+        "\nleads:\n", f"\nleads:\n  cadence:\n    name: Alpha follow-up\n    touches:\n{touches}", 1
+    )
+    with team() as uow:
+        ws.install_process(uow=uow, source=source, name="alpha.yaml")  # first by key: the default process
+    with team() as uow:
+        lead_id = sl.capture_lead(uow=uow, actor_id="ada", name="Jane Roe", process_key="standard")
+    subject = f"lead:{lead_id}"
+    with team() as uow:
+        sc.stop_cadence(uow=uow, actor_id="ada", subject=subject)
+    with team() as uow:
+        restarted = sc.start_cadence(uow=uow, actor_id="ada", subject=subject)
+    assert restarted.cadence == load_template("standard")[0].leads.cadence.name
+    with team() as uow:
+        other = sl.capture_lead(uow=uow, actor_id="ada", name="Bo Wu")  # no process named: the default one
+        assert tasks.running(uow.connection, subject=f"lead:{other}").cadence == "Alpha follow-up"  # type: ignore[union-attr]

@@ -23,7 +23,7 @@ from dealflow.errors import InvalidInput, NotFound
 from dealflow.process.cadences import SubjectKind, cadence_for, plan, starts_on_create
 from dealflow.process.models import Process
 from dealflow.services import access
-from dealflow.services.lookups import load_actor, load_deal, load_process, refuse
+from dealflow.services.lookups import default_process_key, load_actor, load_deal, load_process, refuse
 from dealflow.store import cadence_tasks as tasks
 from dealflow.store import queries
 from dealflow.store import tables as t
@@ -58,14 +58,10 @@ def check_access(connection: Connection, *, actor: Actor, subject: str, change: 
 
 
 def lead_process(connection: Connection, *, process_key: str | None = None) -> Process | None:
-    """The process whose ``leads:`` rules apply: the one named, else the only one installed, else
-    ``standard`` when installed, else the first by key; None in a workspace with no process."""
-    if process_key is not None:
-        return load_process(connection, key=process_key)
-    keys = [r.key for r in queries.list_processes(connection)]
-    if not keys:
-        return None
-    return load_process(connection, key="standard" if "standard" in keys else sorted(keys)[0])
+    """The process whose ``leads:`` rules apply: the one named, else the default one (see
+    :func:`dealflow.services.lookups.default_process_key`); None in a workspace with no process."""
+    key = process_key or default_process_key(connection)
+    return None if key is None else load_process(connection, key=key)
 
 
 @dataclass(frozen=True)
@@ -83,7 +79,7 @@ def _load_subject(connection: Connection, subject: str, *, with_process: bool = 
         row = queries.get_lead(connection, lead_id=key)
         if row is None:
             raise NotFound(f"no lead '{key}'")
-        process = lead_process(connection) if with_process else None
+        process = lead_process(connection, process_key=row.process) if with_process else None
         return _Subject(status=row.status, owner=row.owner, process=process)
     deal = load_deal(connection, deal_id=key)
     process = load_process(connection, key=deal.process, version=deal.process_version)

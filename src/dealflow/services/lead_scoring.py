@@ -19,7 +19,7 @@ from dealflow.domain.lead_scores import RuleScore, score_lead
 from dealflow.domain.lead_state import LeadState
 from dealflow.errors import NotFound
 from dealflow.process.models import Process
-from dealflow.services.lookups import load_actor, load_process
+from dealflow.services.lookups import default_process_key, load_actor, load_process
 from dealflow.store import bulk, queries
 from dealflow.store import lead_states as store
 from dealflow.store import tables as t
@@ -76,15 +76,9 @@ def load_lead(uow: UnitOfWork, *, lead_id: str) -> LeadState:
     return lead
 
 
-def default_process(uow: UnitOfWork) -> str | None:
-    """The process a lead runs under when none is named: the first installed, as the board shows."""
-    installed = queries.list_processes(uow.connection)
-    return str(installed[0].key) if installed else None
-
-
 def lead_process(uow: UnitOfWork, *, lead: LeadState, requested: str | None = None) -> Process | None:
     """The process a lead runs under: the one asked for, else its own, else the default one."""
-    key = requested or lead.process or default_process(uow)
+    key = requested or lead.process or default_process_key(uow.connection)
     return None if key is None else load_process(uow.connection, key=key)
 
 
@@ -144,7 +138,7 @@ def train_model(uow: UnitOfWork, *, actor_id: str, process_key: str) -> Training
 
 def rescore_open_leads(uow: UnitOfWork, *, process: Process, actor: Actor) -> int:
     """Score every open lead of a process again (after a new model); returns how many scores moved."""
-    default = default_process(uow)
+    default = default_process_key(uow.connection)
     moved = 0
     for row in queries.list_leads(uow.connection, status="open"):
         lead = load_lead(uow, lead_id=row.id)

@@ -39,6 +39,13 @@ def load_process(connection: Connection, *, key: str, version: int | None = None
     return process
 
 
+def default_process_key(connection: Connection) -> str | None:
+    """The process a lead runs under when none is named: the first installed, as the board shows it
+    (None in a workspace without a process)."""
+    installed = queries.list_processes(connection)
+    return str(installed[0].key) if installed else None
+
+
 def _unknown_user(connection: Connection, user_id: str) -> NotFound:
     known = ", ".join(r.id for r in queries.list_users(connection)) or "none"
     return NotFound(f"no user '{user_id}' (users: {known})")
