@@ -62,8 +62,9 @@ def _events(decision: Decision) -> list[Event]:
     return decision
 
 
-def prepare_database(url: str) -> Engine:
-    """An engine on ``url`` with every table dropped (the PostgreSQL database created if missing)."""
+def prepare_database(url: str, *, durable: bool = True) -> Engine:
+    """An engine on ``url`` with every table dropped (the PostgreSQL database created if missing);
+    ``durable=False`` for a workspace whose commits need not survive a power cut (see ``make_engine``)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql" and parsed.database:
         admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
@@ -72,7 +73,7 @@ def prepare_database(url: str) -> Engine:
             if found.first() is None:
                 connection.execute(text(f'CREATE DATABASE "{parsed.database}"'))
         admin.dispose()
-    engine = make_engine(url)
+    engine = make_engine(url, durable=durable)
     existing = MetaData()
     existing.reflect(engine)
     existing.drop_all(engine)

@@ -30,7 +30,7 @@ from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
-from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, String, Table, create_engine, func, select, text
+from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, String, Table, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
@@ -39,12 +39,15 @@ from dealflow.services import workspace as ws
 from dealflow.settings import Settings
 from dealflow.store import bulk
 from dealflow.store import tables as t
-from dealflow.store.engine import make_engine, upgrade
+from dealflow.store.engine import upgrade
 from dealflow.store.event_log import record_new_deals
 from dealflow.store.new_deals import NewDeal
 from dealflow.store.unit_of_work import UnitOfWork
 from dealflow.worker import delivery
 from dealflow.worker.scheduler import JobResult, Worker
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_moves import prepare_database
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/dealflow_bench"
 NOW = datetime(2026, 10, 1, 6, 0, tzinfo=UTC)
@@ -62,23 +65,6 @@ baseline = Table(
     Column("stage", String(64), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
 )
-
-
-def prepare_database(url: str) -> Engine:
-    """An engine on ``url`` with every table dropped (the PostgreSQL database created if missing)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "postgresql" and parsed.database:
-        admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            found = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database})
-            if found.first() is None:
-                connection.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-        admin.dispose()
-    engine = make_engine(url, durable=False)
-    existing = MetaData()
-    existing.reflect(engine)
-    existing.drop_all(engine)
-    return engine
 
 
 def seed(engine: Engine, size: int) -> None:
@@ -188,7 +174,7 @@ def run(url: str, size: int, due: int) -> None:
     backend = make_url(url).get_backend_name()
     print(f"\n=== {backend}: {make_url(url).render_as_string(hide_password=True)} ===")
     try:
-        engine = prepare_database(url)
+        engine = prepare_database(url, durable=False)
     except OperationalError as exc:
         print(f"skipped: cannot reach the database ({str(exc.orig).strip().splitlines()[0]})")
         return
