@@ -19,6 +19,7 @@ from dealflow.imports.pipedrive import read_pipedrive
 from dealflow.imports.recording import Progress, ensure_accounts, ensure_people, record_histories, resolve_target
 from dealflow.imports.salesforce import read_salesforce
 from dealflow.imports.sources import Source
+from dealflow.store import bulk
 from dealflow.store.unit_of_work import UnitOfWork
 
 Reader = Callable[..., Source]
@@ -58,45 +59,50 @@ def import_file(
     mapping: Path | None = None,
     progress: Callable[[int], Progress] | None = None,
 ) -> ImportReport:
-    """Import ``path`` read as ``fmt``; everything is written, or (on an error) nothing."""
+    """Import ``path`` read as ``fmt``; everything is written, or (on an error) nothing. On SQLite, a
+    workspace no other program has open is written through a rollback journal (see
+    :func:`dealflow.store.bulk.sole_writer`)."""
     if fmt not in FORMATS:
         raise InvalidInput(f"unknown format {fmt!r} (formats: {', '.join(FORMATS)})", field="--format")
-    if fmt == "events" and date_format is None and mapping is None:
-        imported = import_event_columns(uow=uow, path=path, process_key=process_key, prefix=prefix, progress=progress)
-        if imported is not None:
-            uow.commit()
-            return imported
-    report = ImportReport(format=fmt, file=path.name)
-    reader, _ = FORMATS[fmt]
-    extra = {}
-    if mapping is not None:
-        if "mapping" not in inspect.signature(reader).parameters:
-            raise InvalidInput(f"--mapping is for --format mapping, not {fmt}", field="--mapping")
-        extra["mapping"] = mapping
-    source = reader(path, report=report, date_format=date_format, **extra)
-    key = slug(process_key) if process_key else source.process_key
-    target = resolve_target(
-        uow,
-        source.histories,
-        key=key,
-        name=source.process_name,
-        fields=source.fields,
-        report=report,
-        order=source.stages,
-    )
-    first_role = target.process.stages[0].owner_role
-    people = ensure_people(uow, source.histories, role=first_role, managers=source.managers, report=report)
-    accounts = ensure_accounts(uow, {h.account for h in source.histories if h.account}, report=report)
-    report.deals_seen = len(source.histories)
-    record_histories(
-        uow,
-        source.histories,
-        target=target,
-        prefix=prefix or source.prefix,
-        people=people,
-        accounts=accounts,
-        report=report,
-        progress=progress(len(source.histories)) if progress else None,
-    )
-    uow.commit()
-    return report
+    with bulk.sole_writer(uow.connection):
+        if fmt == "events" and date_format is None and mapping is None:
+            imported = import_event_columns(
+                uow=uow, path=path, process_key=process_key, prefix=prefix, progress=progress
+            )
+            if imported is not None:
+                uow.commit()
+                return imported
+        report = ImportReport(format=fmt, file=path.name)
+        reader, _ = FORMATS[fmt]
+        extra = {}
+        if mapping is not None:
+            if "mapping" not in inspect.signature(reader).parameters:
+                raise InvalidInput(f"--mapping is for --format mapping, not {fmt}", field="--mapping")
+            extra["mapping"] = mapping
+        source = reader(path, report=report, date_format=date_format, **extra)
+        key = slug(process_key) if process_key else source.process_key
+        target = resolve_target(
+            uow,
+            source.histories,
+            key=key,
+            name=source.process_name,
+            fields=source.fields,
+            report=report,
+            order=source.stages,
+        )
+        first_role = target.process.stages[0].owner_role
+        people = ensure_people(uow, source.histories, role=first_role, managers=source.managers, report=report)
+        accounts = ensure_accounts(uow, {h.account for h in source.histories if h.account}, report=report)
+        report.deals_seen = len(source.histories)
+        record_histories(
+            uow,
+            source.histories,
+            target=target,
+            prefix=prefix or source.prefix,
+            people=people,
+            accounts=accounts,
+            report=report,
+            progress=progress(len(source.histories)) if progress else None,
+        )
+        uow.commit()
+        return report

@@ -144,3 +144,46 @@ def indexes_built_after(connection: Connection, tables: Sequence[Table]) -> Iter
     yield
     for index in deferred:
         index.create(connection)
+
+
+@contextmanager
+def sole_writer(connection: Connection) -> Iterator[None]:
+    """A large write into a SQLite file no other connection has open goes through a rollback journal
+    instead of the write-ahead log: each page is written once, into the file, instead of into the log
+    and then copied again by the checkpoint (half the commit of a million-row import). It is as
+    durable and as atomic; readers that connect meanwhile still read, in that mode. Use it around the
+    whole unit of work, commit included, before anything is written; afterwards the file goes back to
+    its mode (if another connection has it open by then, the next one to open it alone switches it).
+    Elsewhere (PostgreSQL, a transaction already open, another connection): nothing changes."""
+    driver = connection.connection.driver_connection
+    if connection.dialect.name != "sqlite" or _in_transaction(driver):
+        yield
+        return
+    before = str(connection.exec_driver_sql("PRAGMA journal_mode").scalar())
+    if before.lower() != "wal" or not _switched(connection, "delete"):
+        yield
+        return
+    try:
+        yield
+    except BaseException:
+        connection.rollback()  # the journal mode changes only outside a transaction
+        raise
+    finally:
+        if not _in_transaction(driver):  # committed or rolled back (else the next lone connection switches)
+            _switched(connection, before)
+
+
+def _in_transaction(driver: object) -> bool:
+    return bool(getattr(driver, "in_transaction", True))
+
+
+def _switched(connection: Connection, mode: str) -> bool:
+    """Whether the file is now in journal ``mode``: SQLite refuses while another connection has it
+    open (it answers "database is locked" at once, without waiting)."""
+    dbapi_error = connection.dialect.loaded_dbapi.OperationalError
+    try:
+        return str(connection.exec_driver_sql(f"PRAGMA journal_mode={mode}").scalar()).lower() == mode
+    except DBAPIError as exc:
+        if isinstance(exc.orig, dbapi_error) and "locked" in str(exc.orig):
+            return False
+        raise

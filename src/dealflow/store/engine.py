@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from importlib import resources
 from typing import Any
 
@@ -18,7 +19,13 @@ from dealflow.errors import StorageError
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, durable: bool = True) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError as exc:
+        # A large import holds the file in rollback-journal mode (store.bulk.sole_writer): work in
+        # that mode meanwhile; a connection that opens the file alone later switches it back.
+        if "locked" not in str(exc):
+            raise
     # FULL: a committed event survives a power cut (NORMAL may lose the last commits in WAL mode).
     cursor.execute("PRAGMA synchronous=FULL" if durable else "PRAGMA synchronous=OFF")
     cursor.execute("PRAGMA foreign_keys=ON")

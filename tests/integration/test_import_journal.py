@@ -1,0 +1,117 @@
+"""On SQLite, an import into a file no other connection has open goes through a rollback journal, and
+the file is back in WAL mode afterwards; other connections keep working meanwhile."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from dealflow.errors import Conflict
+from dealflow.services import imports as service
+from dealflow.store import frames
+from dealflow.store import tables as t
+from dealflow.store.engine import make_engine
+from dealflow.store.unit_of_work import UnitOfWork
+
+from .test_import_bulk import raw_dump
+from .test_import_columns import write_log
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_template: Path, tmp_path: Path) -> Iterator[Engine]:
+    path = tmp_path / "journal.db"
+    shutil.copy(sqlite_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    yield engine
+    engine.dispose()
+
+
+def _mode(engine: Engine) -> str:
+    with engine.connect() as connection:
+        return str(connection.exec_driver_sql("PRAGMA journal_mode").scalar())
+
+
+def _deals(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(t.deals)).scalar() or 0)
+
+
+def _watch_writes(monkeypatch: pytest.MonkeyPatch, seen: list[tuple[str, str]], also: Any = None) -> None:
+    """Record the journal mode of the importing connection at each bulk write (and run ``also``)."""
+    real = frames.write_frame
+
+    def watched(connection: Any, table: Any, frame: Any) -> None:
+        mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+        seen.append((table.name, str(mode)))
+        if also is not None:
+            also(table)
+        real(connection, table, frame)
+
+    monkeypatch.setattr(frames, "write_frame", watched)
+
+
+def test_an_import_alone_writes_through_a_rollback_journal_and_returns_to_wal(
+    sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "log.csv"
+    write_log(path, 200, seed=21)
+    assert _mode(sqlite_engine) == "wal"
+    sqlite_engine.dispose()  # no other connection open, as in a fresh `dealflow import`
+    seen: list[tuple[str, str]] = []
+    reads: list[int] = []
+    reader = make_engine(str(sqlite_engine.url))
+    # A program that opens the file during the import still reads it (what was there before).
+    _watch_writes(monkeypatch, seen, also=lambda table: reads.append(_deals(reader)))
+    with UnitOfWork(sqlite_engine) as uow:
+        report = service.import_file(uow=uow, path=path, fmt="events")
+    reader.dispose()
+    assert {mode for _, mode in seen} == {"delete"}
+    assert reads
+    assert set(reads) == {0}
+    assert _mode(sqlite_engine) == "wal"
+    assert _deals(sqlite_engine) == report.deals_new > 150
+
+
+def test_an_import_beside_another_connection_stays_in_wal(
+    sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "log.csv"
+    write_log(path, 100, seed=22)
+    seen: list[tuple[str, str]] = []
+    _watch_writes(monkeypatch, seen)
+    other = make_engine(str(sqlite_engine.url))
+    with other.connect() as held, UnitOfWork(sqlite_engine) as uow:
+        held.execute(select(func.count()).select_from(t.deals)).scalar()
+        report = service.import_file(uow=uow, path=path, fmt="events")
+    other.dispose()
+    assert seen
+    assert {mode for _, mode in seen} == {"wal"}
+    assert _deals(sqlite_engine) == report.deals_new > 50
+
+
+def test_a_failed_import_alone_writes_nothing_and_returns_to_wal(
+    sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "log.csv"
+    write_log(path, 100, seed=23)
+    with sqlite_engine.connect() as connection:
+        before = raw_dump(connection)
+    sqlite_engine.dispose()
+    seen: list[tuple[str, str]] = []
+
+    def fail(table: Any) -> None:
+        if table.name == "stage_visits":
+            raise Conflict("someone else wrote first")
+
+    _watch_writes(monkeypatch, seen, also=fail)
+    with UnitOfWork(sqlite_engine) as uow, pytest.raises(Conflict):
+        service.import_file(uow=uow, path=path, fmt="events")
+    assert ("events", "delete") in seen
+    assert _mode(sqlite_engine) == "wal"
+    with sqlite_engine.connect() as connection:
+        assert raw_dump(connection) == before
