@@ -232,6 +232,7 @@ def test_a_failed_write_as_columns_writes_nothing(
     with engine.connect() as connection:
         assert raw_dump(connection) == before
     assert indexes_there(engine)  # built after the rows on a first import: back with the rollback
+    assert constraints_there(engine)
 
 
 INDEXES = {table: {i.name for i in getattr(t, table).indexes} for table in ("deals", "stage_visits", "deal_journeys")}
@@ -244,16 +245,36 @@ def indexes_there(engine: Engine) -> bool:
     return all(names <= {i["name"] for i in found.get_indexes(table)} for table, names in INDEXES.items())
 
 
+def constraints_there(engine: Engine) -> bool:
+    """Whether the unique and foreign-key constraints a first import drops on PostgreSQL are there."""
+    found = inspect(engine)
+    unique = {c["name"] for c in found.get_unique_constraints("events")}
+    keys = {k["referred_table"] for table in ("stage_visits", "deal_journeys") for k in found.get_foreign_keys(table)}
+    return (
+        "uq_events_stream_version" in unique and keys == {"deals"} and len(found.get_foreign_keys("stage_visits")) == 1
+    )
+
+
 def test_a_first_import_builds_the_indexes_after_the_rows(workspace: Cli, engine: Engine, tmp_path: Path) -> None:
     path = tmp_path / "log.csv"
     write_log(path, 300, seed=11)
     assert all(INDEXES.values())
+    with engine.connect() as connection:
+        before = connection.execute(select(func.count(), func.max(t.events.c.seq))).one()
     with UnitOfWork(engine) as uow:
         report = service.import_file(uow=uow, path=path, fmt="events")
     assert report.deals_new > 250  # a few are skipped for what the generated file gets wrong on purpose
     assert indexes_there(engine)
+    assert constraints_there(engine)
     with engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(t.deals)).scalar() == report.deals_new
+        count, top = connection.execute(select(func.count(), func.max(t.events.c.seq))).one()
+    # The import's event numbers follow the workspace's without a gap, and the next write goes on from them.
+    assert count - before[0] >= report.events_written > 1000
+    assert top - before[1] == count - before[0]
+    assert workspace("deal", "create", "After the import") == 0, workspace.err
+    with engine.connect() as connection:
+        assert connection.execute(select(func.max(t.events.c.seq))).scalar() == top + 1
 
 
 def test_progress_counts_every_deal(workspace: Cli, engine: Engine, tmp_path: Path) -> None:

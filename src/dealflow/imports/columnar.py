@@ -95,9 +95,9 @@ def import_event_columns(
     accounts = ensure_accounts(uow, set(deals["account"].drop_nulls().to_list()), report=report)
     report.deals_seen = deals.height
     teller = _Teller(uow, columns, deals, target=target, people=people, accounts=accounts, report=report)
-    built_after = (t.deals, t.stage_visits, t.deal_journeys)
-    with bulk.large_writes(uow.connection), bulk.indexes_built_after(uow.connection, built_after):
-        teller.record(progress(deals.height) if progress else None)
+    built_after = (t.events, t.deals, t.stage_visits, t.deal_journeys)
+    with bulk.large_writes(uow.connection), bulk.indexes_built_after(uow.connection, built_after) as first:
+        teller.record(progress(deals.height) if progress else None, first_import=first)
     return report
 
 
@@ -171,7 +171,7 @@ class _Teller:
         amounts = columns.rows["amount_value"].drop_nulls().unique().to_list()
         self.amounts = {raw: str(value) for raw, value in _parse_each(self.process, "amount", amounts).items()}
 
-    def record(self, progress: Progress | None) -> None:
+    def record(self, progress: Progress | None, *, first_import: bool = False) -> None:
         """Tell every deal and write the rows: the deals told as columns, then the others in bulk."""
         told, entries = self._told()
         general = self.deals.filter(~_C("deal").is_in(told["deal"].implode()))["deal"].to_list()
@@ -184,11 +184,12 @@ class _Teller:
         more = pl.DataFrame({"deal": list(others), "n": [len(d.steps) for d in others.values()]}, schema=counts.schema)
         counts = pl.concat([counts, more]).sort("deal").with_columns(offset=_C("n").cum_sum() - _C("n"))
         total = int(counts["n"].sum() or 0)
-        seqs = pl.Series("seq", allocate_seqs(self.uow.connection, total) if total else [], dtype=pl.Int64)
+        seqs = pl.Series(
+            "seq", allocate_seqs(self.uow.connection, total, block=first_import) if total else [], dtype=pl.Int64
+        )
         events = events.join(counts.select("deal", "offset"), on="deal")
         events = events.with_columns(seq=seqs.gather(events["offset"] + events["version"] - 1))
-        self._write(told, events, progress)
-        durations = self._write_summaries(told, events)
+        durations = self._write(told, events, progress)
         if others:
             offsets = dict(counts.select("deal", "offset").iter_rows())
             numbers: list[int] = []
@@ -204,10 +205,10 @@ class _Teller:
         if progress is not None and general:
             progress(len(general))
 
-    def _write_summaries(self, deals: pl.DataFrame, events: pl.DataFrame) -> summaries.Durations:
-        """Write the journeys of the deals told as columns (``deal_journeys``) and return the counts
-        of their finished stays, for ``stay_durations`` (see :mod:`dealflow.store.stay_summaries`),
-        both worked out as column operations."""
+    def _summaries(self, deals: pl.DataFrame, events: pl.DataFrame) -> tuple[summaries.Durations, pl.DataFrame]:
+        """The counts of the finished stays of the deals told as columns, for ``stay_durations``, and
+        their ``deal_journeys`` rows by deal id (see :mod:`dealflow.store.stay_summaries`), both worked
+        out as column operations."""
         key = self.process.key
         stays = events.filter(_C("exit").is_not_null()).sort("seq")
         seconds = (_C("at") - _C("was_entered")).dt.total_microseconds() / 1_000_000
@@ -222,21 +223,20 @@ class _Teller:
             _C("was_stage").unique(maintain_order=True).alias("stayed"), onward.unique(maintain_order=True)
         )
         status = _C("outcome").fill_null("open")
-        rows = (
+        journeys = (
             deals.select("did", status.alias("status"), "here")
-            .join(sets, on="did", how="left", maintain_order="left")
+            .join(sets, on="did", how="left")
             .select(
-                "did",
+                _C("did").alias("deal_id"),
                 pl.lit(key).alias("process"),
                 "status",
                 pl.when(_C("status") == "open").then(_C("here")).alias("open_stage"),
                 _joined("stayed"),
                 _joined("was_stage", alias="onward"),
             )
-            .rows()
+            .sort("deal_id")
         )
-        bulk.write_rows(self.uow.connection, t.deal_journeys, summaries.JOURNEY_COLUMNS, rows)
-        return durations
+        return durations, journeys.select(summaries.JOURNEY_COLUMNS)
 
     def _general(self, deals: list[int], histories: dict[int, DealHistory]) -> dict[int, NewDeal]:
         """The deals the general path tells, in deal order, reporting what it finds."""
@@ -451,20 +451,23 @@ class _Teller:
             _C("events").cast(pl.String), "}",
         )  # fmt: skip
 
-    def _write(self, deals: pl.DataFrame, events: pl.DataFrame, progress: Progress | None) -> None:
-        """Write the events, ``deals`` rows and finished stays of the deals told as columns."""
+    def _write(self, deals: pl.DataFrame, events: pl.DataFrame, progress: Progress | None) -> summaries.Durations:
+        """Write the events, ``deals`` rows, finished stays and journeys of the deals told as columns;
+        the counts of their stays, for ``stay_durations``. Each table is written in the order of its key
+        (events by number, the rest by deal id), so that its B-tree grows at one end; each batch is
+        written while the next is prepared."""
         forms, process = self.forms, self.process
         event_rows = events.select(
             "deal", "seq", stream=_text("deal:", _C("did")), version="version", type="type", actor="actor",
             at=forms.stamp(_C("at")), data="data",
         )  # fmt: skip
         visit_rows = events.filter(_C("exit").is_not_null()).select(
-            "deal", deal_id="did", seq="seq", process=pl.lit(process.key), stage="was_stage", owner="actor",
+            deal_id="did", seq="seq", process=pl.lit(process.key), stage="was_stage", owner="actor",
             entered_at=forms.stamp(_C("was_entered")), left_at=forms.stamp(_C("at")),
             seconds=forms.seconds((_C("at") - _C("was_entered")).dt.total_microseconds()), exit="exit",
             to_stage="to_stage", overridden=forms.flag(False), imported=forms.flag(True),
         )  # fmt: skip
-        deals = deals.sort("deal").with_columns(status=_C("outcome").fill_null("open"))
+        deals = deals.sort("did").with_columns(status=_C("outcome").fill_null("open"))
         deal_rows = deals.lazy().select(
             id="did", number=_C("did").str.extract(r"^D-(\d{1,9})$").cast(pl.Int64), title="title_value",
             process=pl.lit(process.key), process_version=pl.lit(process.version), account_id="account_id",
@@ -475,27 +478,30 @@ class _Teller:
             product="product_column", outcome_reason=pl.when(_C("outcome").is_not_null()).then(_C("reason_text")),
             close_date_pushes=pl.lit(0),
         )  # fmt: skip
-        event_rows, visit_rows = event_rows.sort("seq"), visit_rows.sort("seq")
-        numbers = deals["deal"]
+        event_rows, visit_rows = event_rows.sort("seq"), visit_rows.sort("deal_id", "seq")
+        numbers, ids = deals["deal"].sort(), deals["did"]
         with FrameWriter(self.uow.connection) as writer:
             for start in range(0, deals.height, CHUNK):
-                first, last = numbers[start], numbers[min(start + CHUNK, deals.height) - 1]
+                end = min(start + CHUNK, deals.height) - 1
                 writer.write(
                     [
-                        (t.events, _deals_between(event_rows, first, last)),
+                        (t.events, _between(event_rows, "deal", numbers[start], numbers[end]).drop("deal")),
                         (t.deals, deal_rows.slice(start, CHUNK).collect()),
-                        (t.stage_visits, _deals_between(visit_rows, first, last)),
+                        (t.stage_visits, _between(visit_rows, "deal_id", ids[start], ids[end])),
                     ]
                 )
                 if progress is not None:
-                    progress(min(CHUNK, deals.height - start))
+                    progress(end + 1 - start)
+            durations, journeys = self._summaries(deals, events)
+            writer.write([(t.deal_journeys, journeys)])
+        return durations
 
 
-def _deals_between(frame: pl.DataFrame, first: int, last: int) -> pl.DataFrame:
-    """The rows of deals ``first`` to ``last`` of a frame sorted by deal, without the deal column."""
-    deals = frame["deal"]
-    start, end = deals.search_sorted(first, "left"), deals.search_sorted(last, "right")
-    return frame.slice(start, end - start).drop("deal")
+def _between(frame: pl.DataFrame, column: str, first: int | str, last: int | str) -> pl.DataFrame:
+    """The rows of a frame sorted by ``column`` whose value lies from ``first`` to ``last``."""
+    values = frame[column]
+    start, end = values.search_sorted(first, "left"), values.search_sorted(last, "right")
+    return frame.slice(start, end - start)
 
 
 def _optional(condition: pl.Expr, text: pl.Expr) -> pl.Expr:

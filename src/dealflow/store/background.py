@@ -3,8 +3,9 @@ the caller prepares the next.
 
 On PostgreSQL a batch is written on a background thread, so that the server takes it in meanwhile; the
 connection is the writer's until :meth:`BackgroundWrites.wait` returns. On SQLite each batch is written
-right away: its driver takes the interpreter lock back after every row, so a background writer would
-mostly wait for it.
+right away unless the caller asks otherwise: its driver lets go of the interpreter lock only while
+SQLite itself works on a row, so a background writer pays off only beside work that lets go of it too
+(polars' column operations), not beside Python code.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ class BackgroundWrites:
     write is done (and :meth:`finish` has run), or, if it raises, once the write under way has stopped,
     so that the transaction can be rolled back."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, *, background_on_sqlite: bool = False) -> None:
         self.connection = connection
-        background = connection.dialect.name == "postgresql"
+        background = connection.dialect.name == "postgresql" or background_on_sqlite
         self._executor = ThreadPoolExecutor(max_workers=1) if background else None
         self._pending: Future[None] | None = None
 

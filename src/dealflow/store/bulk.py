@@ -14,8 +14,9 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Constraint, ForeignKeyConstraint, Table, UniqueConstraint, select
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.schema import AddConstraint, DropConstraint
 
 from dealflow.store import tables as t
 from dealflow.store.unit_of_work import translate
@@ -111,6 +112,7 @@ def write_rows(
 
 
 LARGE_CACHE_KIB = 1 << 20  # 1 GiB, taken only as pages are read or written
+SORT_MEMORY = "256MB"  # PostgreSQL's maintenance_work_mem while a first import builds its indexes
 
 
 @contextmanager
@@ -130,20 +132,35 @@ def large_writes(connection: Connection) -> Iterator[None]:
 
 
 @contextmanager
-def indexes_built_after(connection: Connection, tables: Sequence[Table]) -> Iterator[None]:
+def indexes_built_after(connection: Connection, tables: Sequence[Table]) -> Iterator[bool]:
     """Into a workspace without deals (a first import), write ``tables`` without their secondary
     indexes and build those once the rows are in, in the same transaction: building an index over
-    the rows is cheaper than keeping it in order row by row. If the block raises, the transaction's
-    rollback brings the indexes back. With deals already there: nothing changes."""
+    the rows is cheaper than keeping it in order row by row. On PostgreSQL their unique and foreign-key
+    constraints go the same way (added back, each is checked over the rows at once), and the index
+    builds get the memory to sort in. If the block raises, the transaction's rollback brings them all
+    back. With deals already there: nothing changes. Yields whether it is a first import.
+
+    On PostgreSQL this locks the tables (and, on a first import, the event numbers, see
+    :func:`dealflow.store.event_log.allocate_seqs`) until the transaction ends, as any change to a
+    table's definition does: other writers wait for the import."""
     if connection.execute(select(t.deals.c.id).limit(1)).first() is not None:
-        yield
+        yield False
         return
     deferred = [index for table in tables for index in table.indexes if not index.unique]
+    constraints: list[Constraint] = []
+    if connection.dialect.name == "postgresql":
+        kinds = (UniqueConstraint, ForeignKeyConstraint)
+        constraints = [c for table in tables for c in table.constraints if isinstance(c, kinds)]
+        connection.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{SORT_MEMORY}'")
+    for constraint in constraints:
+        connection.execute(DropConstraint(constraint))
     for index in deferred:
         index.drop(connection)
-    yield
+    yield True
     for index in deferred:
         index.create(connection)
+    for constraint in constraints:
+        connection.execute(AddConstraint(constraint))
 
 
 @contextmanager

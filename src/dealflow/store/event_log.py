@@ -80,10 +80,21 @@ def record_deal_events(uow: UnitOfWork, *, deal: Deal | None, found: Sequence[Ev
     return after
 
 
-def allocate_seqs(connection: Connection, count: int) -> list[int]:
+def allocate_seqs(connection: Connection, count: int, *, block: bool = False) -> list[int]:
     """``count`` new event numbers, so that many rows go in at once (no RETURNING, which SQLite
-    can only do one row at a time when the order must be kept)."""
+    can only do one row at a time when the order must be kept).
+
+    ``block``: on PostgreSQL, take them as one run of numbers, with the sequence locked against
+    every other transaction until this one ends (for a first import, which locks the tables it
+    writes anyway), instead of one ``nextval`` each."""
     if connection.dialect.name == "postgresql":
+        if block and count > 1:
+            sequence = connection.exec_driver_sql("SELECT pg_get_serial_sequence('events', 'seq')").scalar_one()
+            # ALTER SEQUENCE (here changing nothing) holds back every other nextval until commit.
+            connection.exec_driver_sql(f"ALTER SEQUENCE {sequence} INCREMENT BY 1")
+            first = int(connection.execute(text("SELECT nextval(:s)"), {"s": sequence}).scalar_one())
+            connection.execute(text("SELECT setval(:s, :last)"), {"s": sequence, "last": first + count - 1})
+            return list(range(first, first + count))
         query = text("SELECT array_agg(nextval(pg_get_serial_sequence('events', 'seq'))) FROM generate_series(1, :n)")
         return sorted(connection.execute(query, {"n": count}).scalar_one())
     # SQLite has one writer at a time; a writer in between makes the insert fail as a Conflict.

@@ -90,8 +90,12 @@ def write_frame(connection: Connection, table: Table, frame: pl.DataFrame) -> No
 
 
 class FrameWriter(BackgroundWrites):
-    """Writes batches of frames, one table after another, as :class:`BackgroundWrites` runs them. Use it
-    in a ``with`` block."""
+    """Writes batches of frames, one table after another, on a thread of its own (on SQLite too: the
+    caller prepares the next frames with polars meanwhile, which lets go of the interpreter lock). Use
+    it in a ``with`` block."""
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(connection, background_on_sqlite=True)
 
     def write(self, batch: Sequence[tuple[Table, pl.DataFrame]]) -> None:
         """Have the frames of ``batch`` written into their tables, in order."""
