@@ -1,7 +1,7 @@
 """Benchmark: `dealflow import FILE --format events` of a large event-log CSV, against plainly reading
 and parsing the same file with the csv module and against a bare bulk write of its raw rows.
 
-Run ``.venv/bin/python benchmarks/bench_import.py [--rows 1000000] [--db URL ...] [--profile]``.
+Run ``.venv/bin/python benchmarks/bench_import.py [--rows 1000000] [--db URL ...] [--profile] [--phases]``.
 It writes an event-log CSV of ``--rows`` rows (deals walking a six-stage pipeline: forward moves,
 skips, backward moves, amount changes, wins, losses, disqualifications, a few bad values), then
 imports it into a fresh SQLite file and into the PostgreSQL database ``dealflow_import_bench``
@@ -13,6 +13,7 @@ so that the ratios hold on a noisy machine. The target: 100,000 rows/s or better
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import csv
 import gc
@@ -23,17 +24,20 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, Table, func, select
 from sqlalchemy.engine import make_url
 
+from dealflow.imports import columnar
 from dealflow.imports.event_columns import read_event_columns
 from dealflow.imports.history import ImportReport
 from dealflow.services import imports as service
 from dealflow.services.imports import import_file
 from dealflow.settings import Settings
+from dealflow.store import bulk, frames
 from dealflow.store import tables as t
 from dealflow.store.engine import upgrade
 from dealflow.store.unit_of_work import UnitOfWork
@@ -229,7 +233,7 @@ def _cpu(seconds: float, report: ImportReport) -> str:
     return f"CPU {seconds:.2f} s here" + ("" if server is None else f", {server:.2f} s in the server")
 
 
-def run(url: str, path: Path, rows: int, *, profile: bool, general: bool) -> bool:
+def run(url: str, path: Path, rows: int, *, profile: bool, general: bool, phases: bool = False) -> bool:
     """Import the file into the database at ``url`` and print rows/s against the baselines."""
     sys.path.insert(0, str(Path(__file__).parent))
     from bench_moves import prepare_database
@@ -239,7 +243,9 @@ def run(url: str, path: Path, rows: int, *, profile: bool, general: bool) -> boo
     print(f"\n{name} ({engine.dialect.name})")
     read_before = read_baseline(path)
     write = write_baseline(engine, path)
-    seconds, cpu, report = import_once(engine, path, profile=profile)
+    timer = Phases() if phases else None
+    with timer or contextlib.nullcontext():
+        seconds, cpu, report = import_once(engine, path, profile=profile)
     read_after = read_baseline(path)
     reading = columns_seconds(path)
     events, deals, visits = (_count(engine, table) for table in (t.events, t.deals, t.stage_visits))
@@ -258,9 +264,74 @@ def run(url: str, path: Path, rows: int, *, profile: bool, general: bool) -> boo
         print(f"  general path: {rows / before[0]:>22,.0f} rows/s  ({before[0]:.2f} s; {_cpu(before[1], before[2])}): "
               f"the import is {before[0] / seconds:.1f}x faster, {before[1] / cpu:.1f}x less CPU here")  # fmt: skip
     print(f"  import cost: {seconds / read:.1f}x the csv read+parse, {seconds / write:.1f}x the bare bulk write")
+    if timer is not None:
+        timer.print()
     met = speed >= TARGET
     print(f"  target {TARGET:,} rows/s: {'met' if met else 'NOT met'}")
     return met
+
+
+class Phases:
+    """Wall seconds of the import's parts, on whichever thread they run (``--phases``): the file read as
+    columns, the deals and events told, each table's bulk writes (on the writer's thread, beside the
+    rest), the indexes and constraints built after the rows, the commit. Wraps the functions while on."""
+
+    PARTS = (
+        (columnar, "read_event_columns", "read the file as columns"),
+        (columnar._Teller, "_told", "deals told as columns"),
+        (columnar._Teller, "_events", "events worked out"),
+        (columnar._Teller, "_write", "write: every table, to the last row"),
+        (columnar._Teller, "_summaries", "journeys and stay counts worked out"),
+        (columnar, "write_stay_counts", "stay counts written"),
+        (UnitOfWork, "commit", "commit"),
+    )
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._undo: list[tuple[object, str, object]] = []
+
+    def __enter__(self) -> Phases:
+        for owner, name, label in self.PARTS:
+            self._wrap(owner, name, lambda *args, label=label, **kw: label)
+        self._wrap(frames, "write_frame", lambda connection, table, frame: f"  rows into {table.name} (writer)")
+        built = bulk.indexes_built_after
+        phases = self
+
+        @contextlib.contextmanager
+        def timed_indexes(connection: object, tables: object) -> Iterator[bool]:
+            with built(connection, tables) as first:  # type: ignore[arg-type]
+                yield first
+                phases.start = time.perf_counter()
+            phases.add("indexes and constraints built after the rows", time.perf_counter() - phases.start)
+
+        self._undo.append((bulk, "indexes_built_after", built))
+        bulk.indexes_built_after = timed_indexes
+        return self
+
+    def _wrap(self, owner: object, name: str, label: Callable[..., str]) -> None:
+        real = getattr(owner, name)
+
+        def timed(*args: object, **kwargs: object) -> object:
+            start = time.perf_counter()
+            try:
+                return real(*args, **kwargs)
+            finally:
+                self.add(label(*args, **kwargs), time.perf_counter() - start)
+
+        self._undo.append((owner, name, real))
+        setattr(owner, name, timed)
+
+    def add(self, label: str, seconds: float) -> None:
+        self.seconds[label] = self.seconds.get(label, 0.0) + seconds
+
+    def __exit__(self, *exc: object) -> None:
+        for owner, name, real in reversed(self._undo):
+            setattr(owner, name, real)
+
+    def print(self) -> None:
+        print("  phases (wall seconds; writer rows overlap the rest):")
+        for label, seconds in self.seconds.items():
+            print(f"    {label:<48} {seconds:6.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -270,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile", action="store_true", help="print a cProfile of each import (slows it down)")
     parser.add_argument("--general", action="store_true", help="also import through the general path, to compare")
+    parser.add_argument("--phases", action="store_true", help="print the wall seconds of the import's parts")
     args = parser.parse_args(argv)
     if args.rows < 1:
         parser.error("--rows must be at least 1")
@@ -281,7 +353,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{path.stat().st_size / 2**20:.0f} MiB in {time.perf_counter() - start:.0f} s")  # fmt: skip
         urls = args.db or [f"sqlite:///{Path(folder) / 'bench.db'}", POSTGRES_URL]
         for url in urls:
-            run(Settings(database_url=url).database_url, path, args.rows, profile=args.profile, general=args.general)
+            options = {"profile": args.profile, "general": args.general, "phases": args.phases}
+            run(Settings(database_url=url).database_url, path, args.rows, **options)
     return 0
 
 
