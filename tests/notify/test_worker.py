@@ -4,6 +4,7 @@ between workers without sending anything twice, and the commands that drive it a
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -18,7 +19,7 @@ from dealflow.worker.scheduler import Worker, slot_of
 
 from ..conftest import Clock
 from ..integration.conftest import Cli
-from .conftest import SECRET, Factory, Mailbox, Target, body_of, configure, outbox_rows
+from .conftest import FAST, SECRET, Factory, Mailbox, Target, body_of, configure, outbox_rows
 from .deal_steps import create, move
 
 
@@ -114,7 +115,9 @@ def test_two_workers_on_one_postgresql_send_everything_exactly_once(
         move(people, create(people, f"Deal {i}", stage="prospecting"), "qualification")
     with engine.begin() as connection:
         outbox.enqueue(connection, emails, now=clock.now)
-    configure(engine, mailbox.settings())
+    # A send that times out after the server took the message is sent again (at least once): this test
+    # is about claims, so the timeout is long enough for a loaded machine.
+    configure(engine, mailbox.settings(), replace(FAST, timeout=30.0))
     mailbox.handler.delay = 0.005  # 200 emails take a second or more: both workers get to claim
 
     workers = [Worker(engine, name=f"worker-{n}") for n in (1, 2)]
