@@ -55,18 +55,26 @@ def _watch_writes(monkeypatch: pytest.MonkeyPatch, seen: list[tuple[str, str]], 
     monkeypatch.setattr(frames, "write_frame", watched)
 
 
+def _log_watched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, deals: int, seed: int, also: Any = None
+) -> tuple[Path, list[tuple[str, str]]]:
+    """A generated event log of ``deals`` deals, and the (table, journal mode) of each bulk write to come."""
+    path = tmp_path / "log.csv"
+    write_log(path, deals, seed=seed)
+    seen: list[tuple[str, str]] = []
+    _watch_writes(monkeypatch, seen, also)
+    return path, seen
+
+
 def test_an_import_alone_writes_through_a_rollback_journal_and_returns_to_wal(
     sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "log.csv"
-    write_log(path, 200, seed=21)
-    assert _mode(sqlite_engine) == "wal"
-    sqlite_engine.dispose()  # no other connection open, as in a fresh `dealflow import`
-    seen: list[tuple[str, str]] = []
     reads: list[int] = []
     reader = make_engine(str(sqlite_engine.url))
     # A program that opens the file during the import still reads it (what was there before).
-    _watch_writes(monkeypatch, seen, also=lambda table: reads.append(_deals(reader)))
+    path, seen = _log_watched(tmp_path, monkeypatch, 200, 21, also=lambda table: reads.append(_deals(reader)))
+    assert _mode(sqlite_engine) == "wal"
+    sqlite_engine.dispose()  # no other connection open, as in a fresh `dealflow import`
     with UnitOfWork(sqlite_engine) as uow:
         report = service.import_file(uow=uow, path=path, fmt="events")
     reader.dispose()
@@ -80,10 +88,7 @@ def test_an_import_alone_writes_through_a_rollback_journal_and_returns_to_wal(
 def test_an_import_beside_another_connection_stays_in_wal(
     sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "log.csv"
-    write_log(path, 100, seed=22)
-    seen: list[tuple[str, str]] = []
-    _watch_writes(monkeypatch, seen)
+    path, seen = _log_watched(tmp_path, monkeypatch, 100, 22)
     other = make_engine(str(sqlite_engine.url))
     with other.connect() as held, UnitOfWork(sqlite_engine) as uow:
         held.execute(select(func.count()).select_from(t.deals)).scalar()
@@ -97,18 +102,14 @@ def test_an_import_beside_another_connection_stays_in_wal(
 def test_a_failed_import_alone_writes_nothing_and_returns_to_wal(
     sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "log.csv"
-    write_log(path, 100, seed=23)
-    with sqlite_engine.connect() as connection:
-        before = raw_dump(connection)
-    sqlite_engine.dispose()
-    seen: list[tuple[str, str]] = []
-
     def fail(table: Any) -> None:
         if table.name == "stage_visits":
             raise Conflict("someone else wrote first")
 
-    _watch_writes(monkeypatch, seen, also=fail)
+    path, seen = _log_watched(tmp_path, monkeypatch, 100, 23, also=fail)
+    with sqlite_engine.connect() as connection:
+        before = raw_dump(connection)
+    sqlite_engine.dispose()
     with UnitOfWork(sqlite_engine) as uow, pytest.raises(Conflict):
         service.import_file(uow=uow, path=path, fmt="events")
     assert ("events", "delete") in seen
