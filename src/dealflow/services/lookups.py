@@ -61,12 +61,13 @@ def load_actor(connection: Connection, *, user_id: str) -> Actor:
 
 def load_actor_and_deal(connection: Connection, *, user_id: str, deal_id: str) -> tuple[Actor, Deal]:
     """The user acting and the deal acted on, read together: every deal command starts here."""
-    row, deal = queries.get_user_and_deal(connection, user_id=user_id, deal_id=deal_id)
-    if row is None:
+    user, deal = queries.get_user_and_deal(connection, user_id=user_id, deal_id=deal_id)
+    if user is None:
         raise _unknown_user(connection, user_id)
     if deal is None:
         raise NotFound(f"no deal '{deal_id}'")
-    return Actor(id=row.id, roles=tuple(row.roles), team=row.team), deal
+    found_id, roles, team = user
+    return Actor(id=found_id, roles=tuple(roles), team=team), deal
 
 
 def load_deal(connection: Connection, *, deal_id: str) -> Deal:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, Text, bindparam, cast, func, select
 
 from dealflow.domain.deals import Deal
+from dealflow.store import driver_rows
 from dealflow.store import tables as t
 
 # The statements every command runs are built once: SQLAlchemy then reuses their compiled form
@@ -26,12 +28,26 @@ def get_deal(connection: Connection, *, deal_id: str) -> Deal | None:
     return None if state is None else Deal.model_validate_json(state)
 
 
-def get_user_and_deal(connection: Connection, *, user_id: str, deal_id: str) -> tuple[Row[Any] | None, Deal | None]:
-    """A user's row and a deal's state in one round trip (the deal is None when the user is)."""
+# The same read on SQLite, straight to the driver (every deal command starts with it).
+_SQLITE_USER_AND_DEAL_STATE = "SELECT id, roles, team, (SELECT state FROM deals WHERE id = ?) FROM users WHERE id = ?"
+
+
+def get_user_and_deal(
+    connection: Connection, *, user_id: str, deal_id: str
+) -> tuple[tuple[str, list[str], str | None] | None, Deal | None]:
+    """A user's id, roles and team and a deal's state in one round trip (the deal is None when the
+    user is)."""
+    if connection.dialect.name == "sqlite":
+        found = driver_rows.first(connection, _SQLITE_USER_AND_DEAL_STATE, (deal_id, user_id))
+        if found is None:
+            return None, None
+        user_id, roles, team, state = found
+        return (user_id, json.loads(roles), team), None if state is None else Deal.model_validate_json(state)
     row = connection.execute(_USER_AND_DEAL_STATE, {"user_id": user_id, "deal_id": deal_id}).first()
     if row is None:
         return None, None
-    return row, None if row.deal_state is None else Deal.model_validate_json(row.deal_state)
+    user = (row.id, list(row.roles), row.team)
+    return user, None if row.deal_state is None else Deal.model_validate_json(row.deal_state)
 
 
 def next_deal_number(connection: Connection) -> int:

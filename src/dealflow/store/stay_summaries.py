@@ -15,16 +15,15 @@ Every writer of ``stage_visits`` writes these too (live commands, the import's b
 from __future__ import annotations
 
 import math
-import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, bindparam, case, func, insert, update
+from sqlalchemy import Connection, bindparam, case, func, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
 
 from dealflow.domain.deals import Deal
+from dealflow.store import driver_rows
 from dealflow.store import tables as t
 from dealflow.store.projections import write_visits
 
@@ -155,20 +154,8 @@ _SQLITE_DURATION = """INSERT INTO stay_durations (process, stage, exit, overridd
  DO UPDATE SET stays = stays + excluded.stays"""
 
 
-_SQLITE_STAY = "INSERT INTO stage_visits ({}) VALUES ({})".format(
-    ", ".join(c.name for c in t.stage_visits.columns), ", ".join("?" for _ in t.stage_visits.columns)
-)
-_stay_binds: dict[Dialect, list[tuple[str, Callable[[Any], Any] | None]]] = {}
-
-
-def _stay_values(dialect: Dialect, visit: dict[str, object]) -> tuple[object, ...]:
-    """A stay's values in ``_SQLITE_STAY``'s order, each as its column type hands it to the driver."""
-    binds = _stay_binds.get(dialect)
-    if binds is None:
-        binds = _stay_binds[dialect] = [
-            (c.name, c.type.dialect_impl(dialect).bind_processor(dialect)) for c in t.stage_visits.columns
-        ]
-    return tuple(visit[name] if bind is None else bind(visit[name]) for name, bind in binds)
+_STAY_COLUMNS = [c.name for c in t.stage_visits.columns]
+_SQLITE_STAY = driver_rows.insert_sql(t.stage_visits, _STAY_COLUMNS)
 
 
 def _write_one_stay_sqlite(connection: Connection, *, before: Deal, after: Deal, visit: dict[str, object]) -> None:
@@ -176,7 +163,7 @@ def _write_one_stay_sqlite(connection: Connection, *, before: Deal, after: Deal,
     change = _journey_change(before, after, stage, exit_ in ONWARD)
     hour = hour_of(float(visit["seconds"]))  # type: ignore[arg-type]
     statements = (
-        (_SQLITE_STAY, _stay_values(connection.dialect, visit)),
+        (_SQLITE_STAY, driver_rows.bound(connection.dialect, t.stage_visits, _STAY_COLUMNS, visit)),
         (
             _SQLITE_JOURNEY,
             (
@@ -188,15 +175,7 @@ def _write_one_stay_sqlite(connection: Connection, *, before: Deal, after: Deal,
         ),
         (_SQLITE_DURATION, (visit["process"], stage, exit_, int(bool(visit["overridden"])), hour)),
     )  # fmt: skip
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        for sql, values in statements:
-            try:
-                cursor.execute(sql, values)
-            except sqlite3.Error as exc:  # as SQLAlchemy would raise it, for the callers' translation
-                raise DBAPIError.instance(sql, values, exc, sqlite3.Error) from exc
-    finally:
-        cursor.close()
+    driver_rows.run(connection, statements)
 
 
 def write_stays(connection: Connection, *, before: Deal | None, after: Deal, visits: list[dict[str, object]]) -> None:
