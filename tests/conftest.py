@@ -47,6 +47,16 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture
+def sqlite_engine(sqlite_template: Path, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a fresh SQLite workspace file of the test's own (for what only SQLite does)."""
+    path = tmp_path / "sqlite-only.db"
+    shutil.copy(sqlite_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def postgres_engine() -> Iterator[Engine]:
     """The test PostgreSQL database with a fresh schema (fails under CI=true if unreachable)."""

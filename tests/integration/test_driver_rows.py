@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, insert
@@ -13,17 +10,6 @@ from sqlalchemy import Engine, insert
 from dealflow.domain.events import Event
 from dealflow.store import event_log, queries
 from dealflow.store import tables as t
-from dealflow.store.engine import make_engine
-
-
-@pytest.fixture
-def sqlite_engine(sqlite_template: Path, tmp_path: Path) -> Iterator[Engine]:
-    path = tmp_path / "driver.db"
-    shutil.copy(sqlite_template, path)
-    engine = make_engine(f"sqlite:///{path}")
-    yield engine
-    engine.dispose()
-
 
 MOMENTS = (
     datetime(2026, 3, 2, 9, 0, tzinfo=UTC),

@@ -3,8 +3,6 @@ the file is back in WAL mode afterwards; other connections keep working meanwhil
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +18,6 @@ from dealflow.store.unit_of_work import UnitOfWork
 
 from .test_import_bulk import raw_dump
 from .test_import_columns import write_log
-
-
-@pytest.fixture
-def sqlite_engine(sqlite_template: Path, tmp_path: Path) -> Iterator[Engine]:
-    path = tmp_path / "journal.db"
-    shutil.copy(sqlite_template, path)
-    engine = make_engine(f"sqlite:///{path}")
-    yield engine
-    engine.dispose()
 
 
 def _mode(engine: Engine) -> str:
