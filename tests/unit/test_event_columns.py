@@ -89,3 +89,23 @@ def test_hours_as_columns_are_the_hours_a_stay_counts_in(seconds: list[float]) -
     values = pl.Series("s", [*seconds, *EDGES], dtype=pl.Float64)
     found = pl.DataFrame({"s": values}).select(_hours(pl.col("s"))).to_series().to_list()
     assert found == [hour_of(value) for value in values.to_list()]
+
+
+def test_bytes_the_csv_module_reads_otherwise_send_the_file_to_the_general_reader(tmp_path: Path) -> None:
+    lines = ["deal_id,stage,timestamp,title", "A,Lead,2025-01-01,x", "A,Demo,2025-01-03,{}"]
+    cases = {
+        "crlf.csv": ("\r\n".join(lines).format("Acme") + "\r\n", True),
+        "lf.csv": ("\n".join(lines).format("Acme") + "\n", True),
+        "padded.csv": ("\n".join(lines).format("  Acme ") + "\n", True),
+        "lone-cr.csv": ("\n".join(lines).format("Ac\rme") + "\n", False),
+        "cr-at-end.csv": ("\n".join(lines).format("Acme") + "\r", False),
+        "nul.csv": ("\n".join(lines).format("Ac\x00me") + "\n", False),
+        "separator.csv": ("\n".join(lines).format("Ac\x1fme") + "\n", False),
+    }
+    for name, (text, as_columns) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(text.encode())
+        columns = read_event_columns(path, report=ImportReport(format="events", file=name))
+        assert (columns is not None) == as_columns, name
+        if columns is not None:
+            assert columns.deals["title"].to_list() == ["Acme"], name

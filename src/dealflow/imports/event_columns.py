@@ -11,6 +11,7 @@ unusual characters) is left to the general path: the function then answers None.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from math import fsum
@@ -27,6 +28,7 @@ DESCRIBED = ("owner", "team", "account", "title")
 # Bytes the csv module and polars read differently: a NUL, separators Python strips as
 # whitespace and Rust does not. A lone carriage return is checked apart.
 _QUIRKS = (b"\x00", b"\x1c", b"\x1d", b"\x1e", b"\x1f")
+_LONE_CR = re.compile(rb"\r(?!\n)")  # a carriage return that does not end a line with a line feed
 # ISO 8601 as the columns read it (every other value sends the file to the general reader).
 _ISO_SHAPE = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}:\d{2}(?:\.\d{3}|\.\d{6})?(?:Z|\+00:00)?)?$"
 _UTC = pl.Datetime("us", "UTC")
@@ -133,7 +135,7 @@ def _read(path: Path) -> tuple[list[str], pl.DataFrame] | None:
     except (OSError, UnicodeDecodeError):
         return None
     raw = raw.removeprefix(b"\xef\xbb\xbf")
-    if any(quirk in raw for quirk in _QUIRKS) or raw.count(b"\r") != raw.count(b"\r\n"):
+    if any(quirk in raw for quirk in _QUIRKS) or _LONE_CR.search(raw):
         return None
     end = raw.find(b"\n")
     first = raw if end < 0 else raw[:end]
@@ -150,7 +152,8 @@ def _read(path: Path) -> tuple[list[str], pl.DataFrame] | None:
     if _OWN & set(header):
         return None  # a column named like one the reading adds
     frame = frame.slice(1).rename(dict(zip(frame.columns, header, strict=True)))
-    padded = [name for name in frame.columns if frame[name].str.contains(r"^\s|\s$").any()]
+    edges = frame.select(pl.col(name).str.contains(r"^\s|\s$").any() for name in frame.columns).row(0)
+    padded = [name for name, edged in zip(frame.columns, edges, strict=True) if edged]
     frame = frame.with_columns(pl.col(padded).str.strip_chars()).fill_null("")
     frame = frame.filter(pl.any_horizontal(pl.all() != ""))
     missing = [pl.lit("").alias(column) for column in OPTIONAL if column not in header]
