@@ -4,7 +4,8 @@ send, the values as its column types bind them, at a fraction of a statement's r
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Table
@@ -28,32 +29,33 @@ def bound(dialect: Dialect, table: Table, columns: Sequence[str], row: Mapping[s
     return tuple(row[name] if bind is None else bind(row[name]) for name, bind in binds)
 
 
-def run(connection: Connection, statements: Iterable[tuple[str, Sequence[object]]]) -> list[int | None]:
-    """Run each ``(sql, values)`` on the connection's SQLite driver, in order; the row id each inserted
-    (``lastrowid``). A driver error is raised as SQLAlchemy raises it, for the callers' translation."""
+@contextmanager
+def _cursor(connection: Connection) -> Iterator[Callable[[str, Sequence[object]], sqlite3.Cursor]]:
+    """An ``execute(sql, values)`` on a cursor of the connection's SQLite driver, raising a driver error
+    as SQLAlchemy raises it (for the callers' translation); the cursor is closed afterwards."""
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    ids = []
+
+    def execute(sql: str, values: Sequence[object]) -> sqlite3.Cursor:
+        try:
+            return cursor.execute(sql, values)  # type: ignore[no-any-return]
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(sql, values, exc, sqlite3.Error) from exc
+
     try:
-        for sql, values in statements:
-            try:
-                cursor.execute(sql, values)
-            except sqlite3.Error as exc:
-                raise DBAPIError.instance(sql, values, exc, sqlite3.Error) from exc
-            ids.append(cursor.lastrowid)
+        yield execute
     finally:
         cursor.close()
-    return ids
+
+
+def run(connection: Connection, statements: Iterable[tuple[str, Sequence[object]]]) -> list[int | None]:
+    """Run each ``(sql, values)`` on the connection's SQLite driver, in order; the row id each inserted
+    (``lastrowid``)."""
+    with _cursor(connection) as execute:
+        return [execute(sql, values).lastrowid for sql, values in statements]
 
 
 def first(connection: Connection, sql: str, values: Sequence[object]) -> tuple[Any, ...] | None:
     """The first row ``sql`` answers on the connection's SQLite driver, as the driver returns it."""
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        try:
-            cursor.execute(sql, values)
-        except sqlite3.Error as exc:
-            raise DBAPIError.instance(sql, values, exc, sqlite3.Error) from exc
-        row: tuple[Any, ...] | None = cursor.fetchone()
+    with _cursor(connection) as execute:
+        row: tuple[Any, ...] | None = execute(sql, values).fetchone()
         return row
-    finally:
-        cursor.close()
