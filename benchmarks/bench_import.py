@@ -1,5 +1,6 @@
 """Benchmark: `dealflow import FILE --format events` of a large event-log CSV, against plainly reading
-and parsing the same file with the csv module and against a bare bulk write of its raw rows.
+and parsing the same file with the csv module, against a bare bulk write of its raw rows, and against a
+bare bulk write of the rows the import stored.
 
 Run ``.venv/bin/python benchmarks/bench_import.py [--rows 1000000] [--db URL ...] [--profile] [--phases]``.
 It writes an event-log CSV of ``--rows`` rows (deals walking a six-stage pipeline: forward moves,
@@ -153,6 +154,41 @@ def write_baseline(engine: Engine, path: Path) -> float:
     return elapsed
 
 
+def stored_baseline(engine: Engine, names: list[str]) -> float:
+    """Seconds to bulk-write the rows the import stored in the tables ``names``, read back first, bare:
+    into tables with their columns but without keys or indexes, in one transaction. What an import
+    storing the same rows through the driver's bulk path (``executemany``, COPY text) in one transaction
+    spends at the least, before reading the file."""
+    postgres = engine.dialect.name == "postgresql"
+    found: dict[str, object] = {}
+    with engine.begin() as connection:
+        driver = connection.connection.driver_connection
+        for name in names:
+            connection.exec_driver_sql(f"DROP TABLE IF EXISTS bench_bare_{name}")
+            if postgres:
+                connection.exec_driver_sql(f"CREATE TABLE bench_bare_{name} (LIKE {name})")
+                with driver.cursor() as cursor, cursor.copy(f"COPY {name} TO STDOUT") as copy:  # type: ignore[union-attr]
+                    found[name] = b"".join(bytes(chunk) for chunk in copy)
+            else:
+                connection.exec_driver_sql(f"CREATE TABLE bench_bare_{name} AS SELECT * FROM {name} WHERE 0")
+                found[name] = driver.execute(f"SELECT * FROM {name}").fetchall()  # type: ignore[union-attr]
+    start = time.perf_counter()
+    with engine.begin() as connection:
+        driver = connection.connection.driver_connection
+        for name, rows in found.items():
+            if postgres:
+                with driver.cursor() as cursor, cursor.copy(f"COPY bench_bare_{name} FROM STDIN") as copy:  # type: ignore[union-attr]
+                    copy.write(rows)
+            else:
+                marks = ", ".join("?" for _ in rows[0])  # type: ignore[index]
+                driver.executemany(f"INSERT INTO bench_bare_{name} VALUES ({marks})", rows)  # type: ignore[union-attr]
+    elapsed = time.perf_counter() - start
+    with engine.begin() as connection:
+        for name in names:
+            connection.exec_driver_sql(f"DROP TABLE bench_bare_{name}")
+    return elapsed
+
+
 def import_once(
     engine: Engine, path: Path, *, profile: bool, general: bool = False
 ) -> tuple[float, float, ImportReport]:
@@ -248,7 +284,9 @@ def run(url: str, path: Path, rows: int, *, profile: bool, general: bool, phases
         seconds, cpu, report = import_once(engine, path, profile=profile)
     read_after = read_baseline(path)
     reading = columns_seconds(path)
-    events, deals, visits = (_count(engine, table) for table in (t.events, t.deals, t.stage_visits))
+    stored = {table.name: _count(engine, table) for table in (t.events, t.deals, t.stage_visits, t.deal_journeys)}
+    events, deals, visits = stored["events"], stored["deals"], stored["stage_visits"]
+    floor = stored_baseline(engine, list(stored))
     before = import_once(engine, path, profile=False, general=True) if general else None
     read = statistics.fmean((read_before, read_after))
     engine.dispose()
@@ -264,6 +302,10 @@ def run(url: str, path: Path, rows: int, *, profile: bool, general: bool, phases
         print(f"  general path: {rows / before[0]:>22,.0f} rows/s  ({before[0]:.2f} s; {_cpu(before[1], before[2])}): "
               f"the import is {before[0] / seconds:.1f}x faster, {before[1] / cpu:.1f}x less CPU here")  # fmt: skip
     print(f"  import cost: {seconds / read:.1f}x the csv read+parse, {seconds / write:.1f}x the bare bulk write")
+    print(
+        f"  bare write of the {sum(stored.values()):,} rows it stored (events, deals, stays, journeys): "
+        f"{floor:.2f} s, so at most {rows / floor:,.0f} rows/s for an import storing them so in one transaction"
+    )
     if timer is not None:
         timer.print()
     met = speed >= TARGET
