@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from dealflow.process.loading import load_template
 from dealflow.store import tables as t
 
 from .conftest import Api, deal_of
@@ -223,3 +224,19 @@ def test_two_instances_racing_with_one_key_create_one_deal(api: Api) -> None:
     assert [a.status_code for a in answers] == [201, 201], [a.text for a in answers]
     assert answers[0].json() == answers[1].json()
     assert api.count(t.deals) == 1
+
+
+def test_the_default_process_is_marked_and_chosen_through_the_api(api: Api) -> None:
+    admin, rep = api.client("root"), api.client("ada")
+    saas = admin.post(f"{V1}/processes", json={"source": load_template("saas")[1], "name": "saas.yaml"})
+    assert saas.status_code == 201
+    marked = {p["key"]: p["default"] for p in rep.get(f"{V1}/processes").json()}
+    assert marked == {"saas": False, "standard": True}
+    assert rep.post(f"{V1}/deals", json={"title": "Acme"}).json()["stage"] == "prospecting"
+    refused = rep.put(f"{V1}/processes/default", json={"key": "saas"})
+    assert refused.status_code == 403
+    assert admin.put(f"{V1}/processes/default", json={"key": "nosuch"}).status_code == 404
+    chosen = admin.put(f"{V1}/processes/default", json={"key": "saas"})
+    assert (chosen.status_code, chosen.json()["key"], chosen.json()["default"]) == (200, "saas", True)
+    assert [p["key"] for p in rep.get(f"{V1}/processes").json() if p["default"]] == ["saas"]
+    assert rep.post(f"{V1}/deals", json={"title": "Birch"}).json()["stage"] == "inbound_capture"

@@ -8,8 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from dealflow.process.loading import load_template
+from dealflow.services import workspace as ws
+from dealflow.store.unit_of_work import UnitOfWork
 
 from .conftest import Cli
 
@@ -131,6 +134,71 @@ def test_an_unreachable_or_unset_database_is_one_clear_line(cli: Cli, tmp_path: 
     cli.db = f"sqlite:///{tmp_path / 'empty.db'}"
     assert cli("deal", "list") == 7
     assert "no dealflow workspace" in cli.err
+    assert "run `dealflow init`" in cli.err
+    assert not (tmp_path / "empty.db").exists()  # a read or a refusal never creates the file
     cli.db = "mysql://x@y/z"
     assert cli("deal", "list") == 2
     assert "unsupported database URL 'mysql'" in cli.err
+
+
+def test_the_first_process_installed_stays_the_default_until_revops_chooses_another(
+    workspace: Cli, tmp_path: Path
+) -> None:
+    saas = tmp_path / "saas.yaml"
+    saas.write_text(load_template("saas")[1], encoding="utf-8")
+    assert workspace("user", "add", "rep", "--name", "Rep", "--role", "ae") == 0
+    assert workspace("process", "install", str(saas)) == 0  # installed later, and first by name
+    listed = workspace.json("process", "list")
+    assert [(p["key"], p["default"]) for p in listed] == [("saas", False), ("standard", True)]  # type: ignore[index]
+    assert workspace("deal", "create", "Acme") == 0
+    assert "in prospecting" in workspace.out  # the standard process's first stage
+    assert workspace.json("metrics")["process"] == "standard"  # type: ignore[index]
+    assert workspace("process", "default", "saas", "--as", "rep") == 5
+    assert "only revops or admin" in workspace.err
+    assert workspace("process", "default", "nosuch") == 4
+    assert workspace("process", "default", "saas") == 0
+    assert workspace.json("metrics")["process"] == "saas"  # type: ignore[index]
+    assert workspace("rebuild") == 0
+    listed = workspace.json("process", "list")
+    assert [p["key"] for p in listed if p["default"]] == ["saas"]  # type: ignore[index]
+    assert workspace("deal", "create", "Birch") == 0
+    assert "in inbound_capture" in workspace.out
+
+
+def test_tokens_and_webhooks_are_named_by_what_people_typed(workspace: Cli) -> None:
+    assert workspace("token", "create", "nightly export", "--quiet") == 0
+    (secret,) = workspace.out.split()
+    assert secret.startswith("dft_")
+    assert workspace("token", "revoke", "nightly export") == 0
+    assert "revoked tok_" in workspace.out
+    assert workspace("token", "revoke", "nightly export") == 4  # no active token by that name now
+    url = "https://hooks.example.com/df"
+    for events in ("DealMoved", "HandoffCreated"):
+        assert workspace("webhook", "add", url, "--events", events) == 0
+    assert workspace("webhook", "remove", url) == 0
+    assert "removed 2 webhooks" in workspace.out
+    assert workspace.json("webhook", "list") == []
+    assert workspace("webhook", "remove", url) == 4
+
+
+def test_a_password_without_a_terminal_says_to_use_password_stdin(workspace: Cli) -> None:
+    assert workspace("user", "password", "founder") == 2
+    assert "--password-stdin" in workspace.err
+
+
+def test_the_calendar_url_starts_with_the_address_people_reach_the_server_at(
+    workspace: Cli, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DEALFLOW_BASE_URL", raising=False)
+    assert workspace("calendar", "url") == 0
+    assert workspace.out.startswith("http://127.0.0.1:8000/calendar/cal_")
+    assert "the default" in workspace.err
+    with UnitOfWork(engine) as uow:
+        assert ws.announce_server(uow=uow, host="127.0.0.1", port=8123) == "http://127.0.0.1:8123"
+    assert workspace("calendar", "url") == 0
+    assert workspace.out.startswith("http://127.0.0.1:8123/calendar/cal_")
+    assert "`dealflow serve` announced" in workspace.err
+    monkeypatch.setenv("DEALFLOW_BASE_URL", "https://sales.example.com")
+    assert workspace("calendar", "url") == 0
+    assert workspace.out.startswith("https://sales.example.com/calendar/cal_")
+    assert "DEALFLOW_BASE_URL" in workspace.err

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, text
 
 from dealflow.analytics.follow_up import FollowUp, measure_follow_up
 from dealflow.analytics.funnel import StageConversion, funnel_of, measure_funnel
@@ -31,10 +31,7 @@ from dealflow.analytics.periods import Period
 from dealflow.analytics.scope import DIMENSIONS, Scope
 from dealflow.analytics.stays import Moves, StageTime, measure_stays, no_stays
 from dealflow.errors import InvalidInput
-from dealflow.process.models import Process
-from dealflow.services.lookups import load_process
-from dealflow.store import queries
-from dealflow.store.tables import deals
+from dealflow.services.lookups import named_or_default_process
 
 # Per sort or hash table of a PostgreSQL metrics run: a million deals fold into groups that the
 # default 4 MB would spill to disk.
@@ -91,24 +88,6 @@ class Metrics(MetricSet):
         return {**{k: data[k] for k in first}, **{k: v for k, v in data.items() if k not in first}}
 
 
-def pick_process(connection: Connection, key: str | None) -> Process:
-    """The process named, else the only one installed, else the only one that has deals.
-
-    Raises NotFound for an unknown name and InvalidInput when the choice is not clear.
-    """
-    if key is not None:
-        return load_process(connection, key=key)
-    installed = [r.key for r in queries.list_processes(connection)]
-    if len(installed) == 1:
-        return load_process(connection, key=installed[0])
-    if not installed:
-        raise InvalidInput("no process is installed in this workspace (run `dealflow init`)", field="process")
-    in_use = connection.scalars(select(deals.c.process).distinct().limit(2)).all()
-    if len(in_use) == 1:
-        return load_process(connection, key=in_use[0])
-    raise InvalidInput(f"name the process to measure (installed: {', '.join(installed)})", field="process")
-
-
 def compute_metrics(
     connection: Connection,
     *,
@@ -125,7 +104,7 @@ def compute_metrics(
         raise InvalidInput(f"cannot slice by {slice_by!r} (choose {', '.join(DIMENSIONS)})", field="by")
     if target is not None and not target > 0:
         raise InvalidInput(f"the target must be an amount above 0, got {target}", field="target")
-    chosen = pick_process(connection, process)
+    chosen = named_or_default_process(connection, process)
     given = {name: value for name, value in filters.items() if value is not None}
     scope = Scope(process=chosen, period=period, now=now, filters=given, by=slice_by)
     slices = []

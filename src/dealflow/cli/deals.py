@@ -41,7 +41,7 @@ def _capture(db: str | None, as_user: str | None, deal_id: str, command: Evidenc
 @app.command("create")
 def create(
     title: Annotated[str, typer.Argument(help="What the deal is, like 'Acme: 40 seats'.")],
-    process: Annotated[str, typer.Option(help="Process key.")] = "standard",
+    process: Annotated[str | None, typer.Option(help="Process key (default: the workspace's default).")] = None,
     owner: Annotated[str | None, typer.Option(help="Owner's user id (default: you).")] = None,
     account: Annotated[str | None, typer.Option(help="Account id.")] = None,
     amount: Annotated[str | None, typer.Option(help="Expected amount.")] = None,

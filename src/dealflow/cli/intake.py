@@ -28,7 +28,9 @@ from dealflow.services import intake, routing
 
 def import_leads(
     file: Annotated[Path, typer.Argument(help="CSV with columns name, email, company, source (and any others).")],
-    process: Annotated[str, typer.Option(help="Process whose routing places the leads.")] = "standard",
+    process: Annotated[
+        str | None, typer.Option(help="Process whose routing places the leads (default: the workspace's default).")
+    ] = None,
     source: Annotated[str, typer.Option(help="Source for rows without one.")] = "import",
     db: DbOption = None,
     as_user: AsOption = None,

@@ -8,9 +8,18 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from dealflow.cli.context import AsOption, DbOption, JsonOption, console, pairs, print_json, resolve_actor, workspace
+from dealflow.cli.context import (
+    AsOption,
+    DbOption,
+    JsonOption,
+    console,
+    pairs,
+    parse_when,
+    print_json,
+    resolve_actor,
+    workspace,
+)
 from dealflow.cli.lead_views import lead_json, print_lead
-from dealflow.domain.fields import parse_date
 from dealflow.errors import InvalidInput
 from dealflow.services import leads as sl
 from dealflow.store import queries
@@ -27,7 +36,7 @@ def create(
     email: Annotated[str | None, typer.Option(help="Email address.")] = None,
     source: Annotated[str | None, typer.Option(help="Where the lead came from.")] = None,
     owner: Annotated[str | None, typer.Option(help="Owner's user id (default: you).")] = None,
-    process: Annotated[str | None, typer.Option(help="Process key (default: the first installed).")] = None,
+    process: Annotated[str | None, typer.Option(help="Process key (default: the workspace's default).")] = None,
     field: Annotated[list[str] | None, typer.Option("--field", "-f", help="name=value; repeat for more.")] = None,
     route: Annotated[
         bool, typer.Option("--route", help="Give it to whoever the process's routing picks (needs --process).")
@@ -133,12 +142,12 @@ def recycle(
     reason: Annotated[
         str, typer.Option(help="Why the lead is parked (a nurture reason code when the process lists them).")
     ],
-    until: Annotated[str, typer.Option(help="When to take it up again, YYYY-MM-DD.")],
+    until: Annotated[str, typer.Option(help="When to take it up again: 2027-03-01, or +90d from today.")],
     db: DbOption = None,
     as_user: AsOption = None,
 ) -> None:
     """Park a lead in nurture until a date; it reopens by itself then."""
-    day = parse_date("--until", until)
+    day = parse_when(until, field="--until").date()
     with workspace(db) as uow:
         sl.recycle(uow=uow, actor_id=resolve_actor(uow, as_user), lead_id=lead_id, reason=reason, until=day)
     console().print(f"{lead_id} recycled to nurture until {day}")

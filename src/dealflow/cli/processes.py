@@ -13,7 +13,7 @@ from dealflow.process.durations import format_duration
 from dealflow.process.loading import load_process_file, load_template, template_names
 from dealflow.process.models import Process
 from dealflow.services import workspace as ws
-from dealflow.services.lookups import load_process
+from dealflow.services.lookups import default_process_key, load_process
 from dealflow.store import queries
 
 app = typer.Typer(help="Process files: stages, exit evidence, owners and service levels.", no_args_is_help=True)
@@ -34,16 +34,35 @@ def templates(as_json: JsonOption = False) -> None:
 
 @app.command("list")
 def list_processes(db: DbOption = None, as_json: JsonOption = False) -> None:
-    """List the processes installed in the workspace."""
+    """List the processes installed in the workspace; the default one is marked."""
     with workspace(db) as uow:
         rows = queries.list_processes(uow.connection)
+        default = default_process_key(uow.connection)
     if as_json:
-        print_json([{"key": r.key, "version": r.version, "name": r.name, "installed_at": r.installed_at} for r in rows])
+        keys = ("key", "version", "name", "installed_at")
+        print_json([{**{k: getattr(r, k) for k in keys}, "default": r.key == default} for r in rows])
         return
-    table = Table("process", "version", "name", "installed")
+    table = Table("process", "version", "name", "installed", "default")
     for r in rows:
-        table.add_row(r.key, str(r.version), r.name, f"{r.installed_at:%Y-%m-%d %H:%M}")
+        mark = "yes" if r.key == default else ""
+        table.add_row(r.key, str(r.version), r.name, f"{r.installed_at:%Y-%m-%d %H:%M}", mark)
     console().print(table)
+    if len(rows) > 1:
+        console().print(
+            f"the board, metrics and new leads use {default} unless told otherwise (`dealflow process default KEY`)"
+        )
+
+
+@app.command("default")
+def choose_default(
+    key: Annotated[str, typer.Argument(help="The installed process to make the default.")],
+    db: DbOption = None,
+    as_user: AsOption = None,
+) -> None:
+    """Make a process the workspace's default: the board, metrics and new leads use it when none is named."""
+    with workspace(db) as uow:
+        process = ws.choose_default_process(uow=uow, key=key, actor_id=resolve_actor(uow, as_user))
+    console().print(f"{process.key} is the default process")
 
 
 def _describe(process: Process) -> None:

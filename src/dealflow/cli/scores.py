@@ -17,7 +17,9 @@ app = typer.Typer(help="Learned lead scores.", no_args_is_help=True)
 
 @app.command("train")
 def train(
-    process: Annotated[str, typer.Option(help="Process key whose closed deals to learn from.")] = "standard",
+    process: Annotated[
+        str | None, typer.Option(help="Process whose closed deals to learn from (default: the workspace's default).")
+    ] = None,
     db: DbOption = None,
     as_user: AsOption = None,
     as_json: JsonOption = False,
@@ -28,11 +30,11 @@ def train(
     model = training.model
     top = [{"feature": describe(n), "weight": round(w, 4)} for n, w in model.top_features()]
     if as_json:
-        print_json({"process": process, "n": model.n, "won": model.won, "lost": model.lost, "auc": model.auc,
+        print_json({"process": training.process, "n": model.n, "won": model.won, "lost": model.lost, "auc": model.auc,
                     "features": len(model.features), "top": top, "rescored": training.rescored})  # fmt: skip
         return
     out = console()
-    out.print(f"trained on {model.n} closed deals of {process} ({model.won} won, {model.lost} lost)")
+    out.print(f"trained on {model.n} closed deals of {training.process} ({model.won} won, {model.lost} lost)")
     out.print(f"held-out AUC {model.auc:.3f} over {len(model.features)} features")
     for item in top:
         out.print(f"  {item['weight']:+.3f} {item['feature']}")

@@ -8,6 +8,8 @@ from typing import Any
 
 # Event types, in the past tense. Their payloads are plain JSON values.
 PROCESS_INSTALLED = "ProcessInstalled"
+# A workspace-wide choice, such as the default process: {name, value}.
+WORKSPACE_SETTING_CHANGED = "WorkspaceSettingChanged"
 USER_ADDED = "UserAdded"
 USER_CHANGED = "UserChanged"
 PASSWORD_CHANGED = "PasswordChanged"

@@ -20,7 +20,15 @@ from dealflow.domain.outcomes import close_deal as decide_close
 from dealflow.errors import InvalidInput, NotFound
 from dealflow.process.models import Process
 from dealflow.services import cadences
-from dealflow.services.lookups import load_actor, load_actor_and_deal, load_deal, load_process, pick_receiver, refuse
+from dealflow.services.lookups import (
+    load_actor,
+    load_actor_and_deal,
+    load_deal,
+    load_process,
+    named_or_default_process,
+    pick_receiver,
+    refuse,
+)
 from dealflow.store import queries
 from dealflow.store import tables as t
 from dealflow.store.event_log import record_deal_events
@@ -46,20 +54,21 @@ def create_deal(
     *,
     uow: UnitOfWork,
     actor_id: str,
-    process_key: str,
+    process_key: str | None,
     title: str,
     owner: str | None = None,
     account_id: str | None = None,
     stage: str | None = None,
     fields: dict[str, Any] | None = None,
 ) -> Deal:
-    """Open a new deal in a process, owned by ``owner`` (the actor by default)."""
+    """Open a new deal in a process (the workspace's default one when None), owned by ``owner``
+    (the actor by default)."""
     connection = uow.connection
     actor = load_actor(connection, user_id=actor_id)
     owner_id = load_actor(connection, user_id=owner).id if owner else actor.id
     if account_id is not None and not queries.exists(connection, t.accounts, account_id):
         raise NotFound(f"no account '{account_id}'")
-    process = load_process(connection, key=process_key)
+    process = named_or_default_process(connection, process_key)
     deal_id = f"D-{queries.next_deal_number(connection)}"
     command = cmds.CreateDeal(
         deal_id=deal_id, title=title, owner=owner_id, account_id=account_id, stage=stage, fields=fields or {}

@@ -25,7 +25,7 @@ from dealflow.process.lead_intake import Form, FormField
 from dealflow.process.models import Process
 from dealflow.services import lead_scoring
 from dealflow.services import leads as sl
-from dealflow.services.lookups import load_actor, load_process
+from dealflow.services.lookups import load_actor, load_process, named_or_default_process
 from dealflow.store import queries
 from dealflow.store import tables as t
 from dealflow.store.event_log import record_events
@@ -226,14 +226,16 @@ def _row_values(row: Mapping[str, str], form: Form) -> dict[str, str]:
     return {f.key: values.get(f.key, "") for f in form.fields}
 
 
-def import_leads(*, uow: UnitOfWork, actor_id: str, table: Table, process_key: str, source: str = "import") -> Imported:
+def import_leads(
+    *, uow: UnitOfWork, actor_id: str, table: Table, process_key: str | None, source: str = "import"
+) -> Imported:
     """Import leads from a CSV table (columns name, email, company, source and any others routing
     reads), all or nothing: every bad row is named before anything is written. A row repeating a
     lead already there (by email, or person and company) is skipped, so importing a file twice
     creates no duplicates."""
     table.require(["name"], what="a lead file (columns name, email, company, source...)")
     actor = load_actor(uow.connection, user_id=actor_id)
-    process = load_process(uow.connection, key=process_key)
+    process = named_or_default_process(uow.connection, process_key)
     form = _import_form(table, source)
     problems: list[str] = []
     checked: list[tuple[Submission, str]] = []

@@ -19,7 +19,7 @@ from dealflow.domain.lead_scores import RuleScore, score_lead
 from dealflow.domain.lead_state import LeadState
 from dealflow.errors import NotFound
 from dealflow.process.models import Process
-from dealflow.services.lookups import default_process_key, load_actor, load_process
+from dealflow.services.lookups import default_process_key, load_actor, load_process, named_or_default_process
 from dealflow.store import bulk, queries
 from dealflow.store import lead_states as store
 from dealflow.store import tables as t
@@ -111,17 +111,19 @@ def score_new_lead(uow: UnitOfWork, *, lead_id: str, actor: Actor, process: Proc
 
 @dataclass(frozen=True)
 class Training:
-    """A model just trained and stored, and how many open leads it scored again."""
+    """A model just trained and stored, the process it learned from, and how many open leads it scored again."""
 
     model: LearnedModel
     rescored: int
+    process: str
 
 
-def train_model(uow: UnitOfWork, *, actor_id: str, process_key: str) -> Training:
-    """Train the learned score on the process's won and lost deals, store it and score the
-    process's open leads with it, in one transaction; refuses on too little history."""
+def train_model(uow: UnitOfWork, *, actor_id: str, process_key: str | None) -> Training:
+    """Train the learned score on the won and lost deals of the process (by default the workspace's
+    default one), store it and score the process's open leads with it, in one transaction; refuses
+    on too little history."""
     actor = load_actor(uow.connection, user_id=actor_id)
-    process = load_process(uow.connection, key=process_key)
+    process = named_or_default_process(uow.connection, process_key)
     rows = store.closed_deals(uow.connection, process=process.key)
     won = [row.status == "won" for row in rows]
     lead_model.check_history(sum(won), len(won) - sum(won), process.key)
@@ -133,7 +135,7 @@ def train_model(uow: UnitOfWork, *, actor_id: str, process_key: str) -> Training
     )
     rescored = rescore_open_leads(uow, process=process, actor=actor)
     uow.commit()
-    return Training(model, rescored)
+    return Training(model, rescored, process.key)
 
 
 def rescore_open_leads(uow: UnitOfWork, *, process: Process, actor: Actor) -> int:

@@ -9,7 +9,7 @@ from sqlalchemy import Connection
 
 from dealflow.domain.deals import Deal
 from dealflow.domain.decisions import Actor, Refusal
-from dealflow.errors import Forbidden, GateRefused, NotFound, Refused
+from dealflow.errors import Forbidden, GateRefused, InvalidInput, NotFound, Refused
 from dealflow.process.loading import parse_process
 from dealflow.process.models import Process
 from dealflow.store import queries
@@ -39,11 +39,29 @@ def load_process(connection: Connection, *, key: str, version: int | None = None
     return process
 
 
+DEFAULT_PROCESS = "default_process"
+
+
 def default_process_key(connection: Connection) -> str | None:
-    """The process a lead runs under when none is named: the first installed, as the board shows it
-    (None in a workspace without a process)."""
-    installed = queries.list_processes(connection)
-    return str(installed[0].key) if installed else None
+    """The workspace's default process: the one revops chose, else the first installed.
+
+    Whatever is not named runs under it or reads it: the board, metrics, new leads and their
+    conversion. Installing or importing another process later does not change it. None in a
+    workspace without a process.
+    """
+    chosen = queries.workspace_setting(connection, name=DEFAULT_PROCESS)
+    if chosen is not None and queries.process_source(connection, key=str(chosen)) is not None:
+        return str(chosen)
+    return queries.first_installed_process(connection)
+
+
+def named_or_default_process(connection: Connection, key: str | None) -> Process:
+    """The process named, else the workspace's default one; NotFound for an unknown name and
+    InvalidInput when the workspace has no process at all."""
+    chosen = key or default_process_key(connection)
+    if chosen is None:
+        raise InvalidInput("no process is installed in this workspace (run `dealflow init`)", field="process")
+    return load_process(connection, key=chosen)
 
 
 def _unknown_user(connection: Connection, user_id: str) -> NotFound:

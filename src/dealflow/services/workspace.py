@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,7 +13,9 @@ from dealflow.domain.events import Event
 from dealflow.errors import Conflict, Forbidden, InvalidInput, NotFound, Refused
 from dealflow.process.loading import parse_process
 from dealflow.process.models import DEFAULT_ROLES, Process
-from dealflow.store import queries
+from dealflow.services import access
+from dealflow.services.lookups import DEFAULT_PROCESS, default_process_key, load_actor, load_process
+from dealflow.store import queries, server_addresses
 from dealflow.store import tables as t
 from dealflow.store.event_log import record_events
 from dealflow.store.unit_of_work import UnitOfWork
@@ -67,6 +70,29 @@ def install_process(*, uow: UnitOfWork, source: str, name: str, actor_id: str | 
     record_events(uow, [Event(ev.PROCESS_INSTALLED, f"process:{process.key}", now, actor_id or SYSTEM, data)])
     uow.commit()
     return process
+
+
+def choose_default_process(*, uow: UnitOfWork, key: str, actor_id: str) -> Process:
+    """Make an installed process the workspace's default: what the board, metrics and new leads use
+    when no process is named (revops or admin only)."""
+    connection = uow.connection
+    access.administer(load_actor(connection, user_id=actor_id), "choose the default process")
+    process = load_process(connection, key=key)
+    if default_process_key(connection) != process.key:
+        data = {"name": DEFAULT_PROCESS, "value": process.key}
+        record_events(uow, [Event(ev.WORKSPACE_SETTING_CHANGED, "workspace:settings", uow.clock(), actor_id, data)])
+        uow.commit()
+    return process
+
+
+def announce_server(*, uow: UnitOfWork, host: str, port: int) -> str:
+    """Record the address the web server is starting at, for the links the command line gives out;
+    returns it. A server listening on every interface is announced by this machine's name."""
+    shown = socket.gethostname() if host in ("0.0.0.0", "::", "") else host
+    url = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
+    server_addresses.announce(uow.connection, url=url, at=uow.clock())
+    uow.commit()
+    return url
 
 
 def add_user(

@@ -176,6 +176,11 @@ def project_side_tables(connection: Connection, seq: int, event: Event) -> None:
         case ev.PROCESS_INSTALLED:
             row = {k: data[k] for k in ("key", "version", "name", "source")}
             connection.execute(insert(t.processes), {**row, "installed_at": event.at, "installed_by": event.actor})
+        case ev.WORKSPACE_SETTING_CHANGED:
+            settings = t.workspace_settings
+            connection.execute(delete(settings).where(settings.c.name == data["name"]))
+            row = {"name": data["name"], "value": data["value"], "changed_at": event.at, "changed_by": event.actor}
+            connection.execute(insert(settings), row)
         case ev.USER_ADDED:
             connection.execute(insert(t.users), _user_row(event))
         case ev.USER_CHANGED:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, Text, bindparam, cast, func, select
 
 from dealflow.domain.deals import Deal
+from dealflow.domain.events import PROCESS_INSTALLED
 from dealflow.store import driver_rows
 from dealflow.store import tables as t
 
@@ -115,6 +116,21 @@ def process_source(connection: Connection, *, key: str, version: int | None = No
     if version is not None:
         query = query.where(t.processes.c.version == version)
     return connection.execute(query.order_by(t.processes.c.version.desc()).limit(1)).first()
+
+
+def workspace_setting(connection: Connection, *, name: str) -> Any:
+    """The value of a workspace setting, or None if it was never set."""
+    settings = t.workspace_settings
+    return connection.scalar(select(settings.c.value).where(settings.c.name == name))
+
+
+def first_installed_process(connection: Connection) -> str | None:
+    """The key of the process installed first in the workspace (the first ProcessInstalled event
+    in the log), or None if none is."""
+    events = t.events
+    query = select(events.c.stream).where(events.c.type == PROCESS_INSTALLED).order_by(events.c.seq).limit(1)
+    stream = connection.scalar(query)
+    return None if stream is None else str(stream).removeprefix("process:")
 
 
 def list_processes(connection: Connection) -> Sequence[Row[Any]]:

@@ -85,6 +85,16 @@ processes = Table(
     Column("installed_by", String(64), nullable=False),
 )
 
+# Workspace-wide choices made by revops or an admin (such as the default process), one row each.
+workspace_settings = Table(
+    "workspace_settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Json, nullable=False),
+    Column("changed_at", Timestamp, nullable=False),
+    Column("changed_by", String(64), nullable=False),
+)
+
 users = Table(
     "users",
     metadata,
@@ -386,6 +396,7 @@ score_models = Table(
 
 PROJECTIONS: tuple[Table, ...] = (
     processes,
+    workspace_settings,
     users,
     accounts,
     contacts,
@@ -566,6 +577,16 @@ sla_breaches = Table(
     Column("due_at", Timestamp, nullable=False),
     Column("seq", BigInteger, nullable=False),
     Column("at", Timestamp, nullable=False),
+)
+
+# Where `dealflow serve` last said it serves the workspace, so the command line can give addresses
+# (the calendar feed's) that reach it; not a projection: it records the running program, not an event.
+server_addresses = Table(
+    "server_addresses",
+    metadata,
+    Column("name", String(32), primary_key=True),  # "web"
+    Column("url", String(300), nullable=False),
+    Column("started_at", Timestamp, nullable=False),
 )
 
 # A user's private calendar feed: the token in its URL, kept as a SHA-256 digest.

@@ -9,12 +9,18 @@ from fastapi import APIRouter, Path, Query, Response
 from dealflow.api.dependencies import CurrentUser, WorkspaceDep, WriterDep
 from dealflow.api.errors import ERROR_RESPONSES
 from dealflow.api.schemas.common import row_dict
-from dealflow.api.schemas.records import ProcessSource, ProcessSummary, ProcessValidation, TemplateSummary
+from dealflow.api.schemas.records import (
+    DefaultProcess,
+    ProcessSource,
+    ProcessSummary,
+    ProcessValidation,
+    TemplateSummary,
+)
 from dealflow.errors import NotFound
 from dealflow.process.loading import load_template, parse_process, template_names
 from dealflow.services import access
 from dealflow.services import workspace as ws
-from dealflow.services.lookups import load_process
+from dealflow.services.lookups import default_process_key, load_process
 from dealflow.store import queries
 from dealflow.store.unit_of_work import UnitOfWork
 
@@ -24,9 +30,23 @@ ProcessKey = Annotated[str, Path(max_length=64)]
 
 @router.get("")
 def list_processes(_principal: CurrentUser, workspace: WorkspaceDep) -> list[ProcessSummary]:
-    """The processes installed in the workspace, each at its newest version."""
+    """The processes installed in the workspace, each at its newest version, the default one marked."""
     with workspace.unit() as uow:
-        return [ProcessSummary.model_validate(row_dict(r)) for r in queries.list_processes(uow.connection)]
+        default = default_process_key(uow.connection)
+        rows = queries.list_processes(uow.connection)
+    return [ProcessSummary.model_validate({**row_dict(r), "default": r.key == default}) for r in rows]
+
+
+@router.put("/default", response_model=ProcessSummary)
+def choose_default_process(body: DefaultProcess, write: WriterDep) -> Response:
+    """Make an installed process the workspace's default (revops or admin)."""
+
+    def act(uow: UnitOfWork) -> ProcessSummary:
+        process = ws.choose_default_process(uow=uow, key=body.key, actor_id=write.actor.id)
+        row = queries.process_source(uow.connection, key=process.key)
+        return ProcessSummary.model_validate({**row_dict(row), "default": True})
+
+    return write.run(act)
 
 
 @router.get("/templates")

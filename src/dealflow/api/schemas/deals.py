@@ -18,7 +18,7 @@ class DealCreate(Body):
     """A new deal, in the first stage of its process unless ``stage`` says otherwise."""
 
     title: Text = Field(min_length=1)
-    process: Key = "standard"
+    process: Key | None = Field(None, description="Process key (default: the workspace's default process).")
     owner: Id | None = Field(None, description="Owner's user id (default: you).")
     account_id: Id | None = None
     stage: Key | None = None

@@ -109,6 +109,15 @@ class ProcessSummary(BaseModel):
     version: int
     name: str
     installed_at: datetime
+    default: bool = Field(
+        default=False, description="The workspace's default process: what the board, metrics and new leads use."
+    )
+
+
+class DefaultProcess(BaseModel):
+    """The process to make the workspace's default."""
+
+    key: str = Field(max_length=64, description="An installed process's key.")
 
 
 class TemplateSummary(BaseModel):

@@ -25,7 +25,7 @@ from dealflow.process.criteria import ACTIVITY_KINDS
 from dealflow.services import access
 from dealflow.services import deals as sd
 from dealflow.services.auth import Principal
-from dealflow.services.lookups import load_deal, load_process
+from dealflow.services.lookups import default_process_key, load_deal, load_process
 from dealflow.store import listings, queries
 from dealflow.store.account_contacts import contacts_for
 from dealflow.web import forms
@@ -71,14 +71,14 @@ def check_owner_filter(connection: Connection, actor: Actor, owner: str) -> None
 def board(
     request: Request, me: PageUser, workspace: WorkspaceDep, process: str | None = None, owner: str | None = None
 ) -> Response:
-    """The board of one process (the first installed by default), filtered by owner."""
+    """The board of one process (the workspace's default one unless named), filtered by owner."""
     owner = owner or None
     with workspace.unit() as uow:
         connection = uow.connection
         installed = queries.list_processes(connection)
         if not installed:
             raise NotFound("no process is installed yet: install one with `dealflow process install`")
-        key = (process or installed[0].key)[:64]
+        key = (process or default_process_key(connection) or installed[0].key)[:64]
         # The newest version is already known from the list, so its parsed form comes from the cache.
         newest = next((row.version for row in installed if row.key == key), None)
         chosen = load_process(connection, key=key, version=newest)

@@ -13,7 +13,7 @@ from dealflow.errors import Conflict, NotFound, ProcessFileError
 from dealflow.process.loading import parse_process
 from dealflow.services import access
 from dealflow.services import workspace as ws
-from dealflow.services.lookups import load_process
+from dealflow.services.lookups import default_process_key, load_process
 from dealflow.store import queries
 from dealflow.web import forms
 from dealflow.web.rendering import render
@@ -25,14 +25,24 @@ MAX_SOURCE = 200_000
 
 @router.get("/processes", response_class=HTMLResponse)
 def process_page(request: Request, me: PageUser, workspace: WorkspaceDep, key: str | None = None) -> Response:
-    """One installed process (the first by default) drawn as its stages with criteria and SLAs."""
+    """One installed process (the workspace's default one unless named) drawn as its stages with criteria and SLAs."""
     with workspace.unit() as uow:
         installed = queries.list_processes(uow.connection)
         if not installed:
             raise NotFound("no process is installed yet: install one with `dealflow process install`")
-        process = load_process(uow.connection, key=(key or installed[0].key)[:64])
+        default = default_process_key(uow.connection)
+        process = load_process(uow.connection, key=(key or default or installed[0].key)[:64])
     may_edit = rules.may_administer(me.actor, "edit processes") is None
-    return render(request, "process.html", me, process=process, processes=installed, may_edit=may_edit)
+    return render(request, "process.html", me, process=process, processes=installed, may_edit=may_edit, default=default)
+
+
+@router.post("/processes/default")
+async def make_default(request: Request, me: PageWriter, workspace: WorkspaceDep) -> Response:
+    """Make the process shown the workspace's default one (revops and admins)."""
+    key = forms.required_text(await request.form(), "key", max_length=64)
+    with workspace.unit() as uow:
+        process = ws.choose_default_process(uow=uow, key=key, actor_id=me.actor.id)
+    return RedirectResponse(f"/processes?key={process.key}", status_code=303)
 
 
 def _source(form: FormData) -> str:
