@@ -25,7 +25,8 @@ class Settings(BaseSettings):
     # Posts a minute from one address to the public intake forms (0: no limit).
     intake_posts_per_minute: int = Field(default=5, ge=0)
     # Where the app is reached from outside: the start of the links it sends (calendar feeds).
-    base_url: str = "http://127.0.0.1:8000"
+    # None: the address `dealflow serve` last announced, else http://127.0.0.1:8000.
+    base_url: str | None = None
     # Outgoing email (the worker sends it); no host: emails wait in the outbox until one is set.
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)

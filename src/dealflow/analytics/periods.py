@@ -1,4 +1,5 @@
-"""Reporting periods written the way people say them: ``2026``, ``2026-Q1``, ``2026-03``, ``2026-W09``."""
+"""Reporting periods written the way people say them: ``2026``, ``2026-Q1``, ``2026-03``, ``2026-W09``,
+or relative to today: ``this-quarter``, ``last-month``, ``next-year``, ``this-week``..."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from dealflow.errors import InvalidInput
 
-_FORMS = "YYYY, YYYY-Qn (n 1-4), YYYY-MM or YYYY-Www"
+_FORMS = "YYYY, YYYY-Qn (n 1-4), YYYY-MM, YYYY-Www, or this-, last- or next- quarter, month, week or year"
+_RELATIVE = re.compile(r"(THIS|LAST|NEXT)-(YEAR|QUARTER|MONTH|WEEK)")
+_STEPS = {"THIS": 0, "LAST": -1, "NEXT": 1}
 
 
 @dataclass(frozen=True)
@@ -39,9 +42,14 @@ def _month_start(year: int, month: int) -> datetime:
     return datetime(year, month, 1, tzinfo=UTC)
 
 
-def parse_period(text: str) -> Period:
-    """The period ``text`` names, or InvalidInput saying which forms are accepted."""
+def parse_period(text: str, now: datetime | None = None) -> Period:
+    """The period ``text`` names, or InvalidInput saying which forms are accepted; a relative one
+    (``last-quarter``) is taken from ``now`` (default: the present moment) and labelled as absolute."""
     value = text.strip().upper()
+    if match := _RELATIVE.fullmatch(value):
+        current = period_of(now or datetime.now(UTC), match.group(2).lower())
+        steps = _STEPS[match.group(1)]
+        return current if steps == 0 else parse_period(_shift_label(current.label, steps))
     if match := re.fullmatch(r"(\d{4})", value):
         year = int(match.group(1))
         return Period(value, _month_start(year, 1), _month_start(year + 1, 1))

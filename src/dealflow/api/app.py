@@ -35,6 +35,7 @@ from dealflow.settings import Settings
 from dealflow.store.engine import make_engine
 from dealflow.store.unit_of_work import Clock, utc_now
 from dealflow.web import site
+from dealflow.web.form_encoding import Utf8FormBodies
 
 PREFIX = "/api/v1"
 # Every router of the API, each mounted under PREFIX.
@@ -69,6 +70,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, clock: Clock
         policy=AuthPolicy.from_settings(settings),
     )
     errors.install(app)
+    app.add_middleware(Utf8FormBodies)
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX)
     app.include_router(calendar.router)  # /calendar/<token>.ics: calendar apps want a short URL

@@ -25,6 +25,7 @@ from dealflow.errors import InvalidInput
 from dealflow.process.durations import parse_duration
 from dealflow.services import auth, tokens
 from dealflow.services import demo as demo_data
+from dealflow.services import workspace as ws
 from dealflow.store import queries
 from dealflow.store.engine import check_ready, redact, upgrade
 from dealflow.store.unit_of_work import UnitOfWork
@@ -77,6 +78,8 @@ def serve(
         _seed_demo(db)
     engine = engine_for(db, ready=False)
     check_ready(engine)
+    with UnitOfWork(engine) as uow:
+        ws.announce_server(uow=uow, host=host, port=port)
     app = create_app(settings_for(db), engine=engine)
     console().print(f"serving {redact(str(engine.url))}: open http://{host}:{port}/ (API docs at /api/v1/docs)")
     if demo:
@@ -95,6 +98,12 @@ def set_password(
     """Set a user's password (they can then log in to the web app); their sessions end."""
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
+    elif not sys.stdin.isatty():
+        raise InvalidInput(
+            "there is no terminal to type the password at: send it on standard input with --password-stdin, "
+            f"like: printf '%s\\n' 'a long passphrase' | dealflow user password {user_id} --password-stdin",
+            field="password",
+        )
     else:
         password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
     with workspace(db) as uow:
@@ -107,6 +116,7 @@ def create_token(
     name: Annotated[str, typer.Argument(help="What the token is for, like 'nightly export'.")],
     user: Annotated[str | None, typer.Option(help="Whose token (default: you; others need revops or admin).")] = None,
     expires: Annotated[str | None, typer.Option(help="Lifetime, like 90d (default: until revoked).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the token, for a script to keep.")] = False,
     db: DbOption = None,
     as_user: AsOption = None,
     as_json: JsonOption = False,
@@ -123,7 +133,8 @@ def create_token(
     if as_json:
         print_json({**made.__dict__, "token": secret})
         return
-    console().print(f"token {made.id} for {made.user_id}; copy it now, it is not shown again:")
+    if not quiet:
+        console().print(f"token {made.id} for {made.user_id}; copy it now, it is not shown again:")
     console().print(secret)
 
 
@@ -153,14 +164,14 @@ def list_tokens(
 
 @token_app.command("revoke")
 def revoke_token(
-    token_id: Annotated[str, typer.Argument(help="The token's id, like tok_3f9a...")],
+    token_id: Annotated[str, typer.Argument(help="The token's id, like tok_3f9a..., or the name you gave it.")],
     db: DbOption = None,
     as_user: AsOption = None,
 ) -> None:
     """Revoke an API token at once."""
     with workspace(db) as uow:
-        tokens.revoke_token(uow=uow, actor_id=resolve_actor(uow, as_user), token_id=token_id)
-    console().print(f"revoked {token_id}")
+        revoked = tokens.revoke_token(uow=uow, actor_id=resolve_actor(uow, as_user), token_id=token_id)
+    console().print(f"revoked {revoked.id} ({revoked.name})")
 
 
 def register(app: typer.Typer) -> None:

@@ -38,7 +38,7 @@ TOP_DEALS = 15
 
 
 def _period(text: str | None, now: datetime) -> Period:
-    return period_of(now, "quarter") if text is None else parse_period(text)
+    return period_of(now, "quarter") if text is None else parse_period(text, now)
 
 
 def _as_of(text: str | None, now: datetime) -> datetime:

@@ -7,6 +7,7 @@ import logging
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from dealflow.cli.context import (
@@ -72,14 +73,14 @@ def list_hooks(db: DbOption = None, as_user: AsOption = None, as_json: JsonOptio
 
 @webhook_app.command("remove")
 def remove(
-    webhook_id: Annotated[str, typer.Argument(help="Webhook id, like wh_1a2b3c4d5e6f.")],
+    webhook_id: Annotated[str, typer.Argument(help="Webhook id, like wh_1a2b3c4d5e6f, or its URL.")],
     db: DbOption = None,
     as_user: AsOption = None,
 ) -> None:
     """Stop sending to a webhook."""
     with workspace(db) as uow:
-        wh.remove_webhook(uow=uow, actor_id=resolve_actor(uow, as_user), webhook_id=webhook_id)
-    console().print(f"removed webhook {webhook_id}")
+        count = wh.remove_webhook(uow=uow, actor_id=resolve_actor(uow, as_user), webhook_id=webhook_id)
+    console().print(f"removed {count} webhook{'s' if count != 1 else ''} ({webhook_id})")
 
 
 @webhook_app.command("log")
@@ -124,7 +125,9 @@ def url(db: DbOption = None, as_user: AsOption = None) -> None:
     """Make your private calendar feed URL (a new one each time: the previous stops working)."""
     with workspace(db) as uow:
         token = cal.create_feed(uow=uow, user_id=resolve_actor(uow, as_user))
-    console().print(cal.feed_url(settings_for(db).base_url, token))
+        base, origin = cal.base_address(uow.connection, settings_for(db).base_url)
+    console().print(cal.feed_url(base, token))
+    Console(stderr=True, highlight=False, soft_wrap=True, markup=False).print(f"(its address is {origin})")
 
 
 @calendar_app.command("revoke")

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from dealflow.services.auth import digest
 from dealflow.services.lookups import load_actor
-from dealflow.store import cadence_tasks
+from dealflow.store import cadence_tasks, server_addresses
 from dealflow.store import tables as t
 from dealflow.store.unit_of_work import UnitOfWork
 
@@ -25,9 +25,23 @@ STEP_LENGTH = timedelta(minutes=30)  # how long a next step shows in a calendar
 PRODUCT = "-//dealflow//calendar feed//EN"
 
 
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+
+
 def feed_url(base_url: str, token: str) -> str:
     """The URL a calendar app subscribes to."""
     return f"{base_url.rstrip('/')}/calendar/{token}.ics"
+
+
+def base_address(connection: Connection, configured: str | None) -> tuple[str, str]:
+    """The start of the links given out, and where it comes from: the configured base URL, else the
+    address the web server last announced, else the default one."""
+    if configured:
+        return configured, "from DEALFLOW_BASE_URL"
+    row = server_addresses.announced(connection)
+    if row is not None:
+        return row.url, f"the address `dealflow serve` announced at {row.started_at:%Y-%m-%d %H:%M} UTC"
+    return DEFAULT_BASE_URL, "the default: no server has run on this workspace and DEALFLOW_BASE_URL is not set"
 
 
 def create_feed(*, uow: UnitOfWork, user_id: str) -> str:

@@ -281,17 +281,21 @@ def _run_deal(seeder: _Seeder, number: int, target: int, ending: str | None) -> 
             sd.close_deal(uow=uow, actor_id=owner, deal_id=deal.id, outcome="lost", reason=rng.choice(LOSS_REASONS))
 
 
-def seed_demo(engine: Engine, *, deals: int = 60, seed: int = 7, now: datetime | None = None) -> str:
-    """Fill an empty workspace with the demo teams and ``deals`` deals; return a short summary.
+def seed_demo(engine: Engine, *, deals: int = 60, history: int = 45, seed: int = 7, now: datetime | None = None) -> str:
+    """Fill an empty workspace with the demo teams, ``deals`` current deals and ``history`` deals
+    closed six to twelve months ago; return a short summary.
+
+    The history gives the learned score more than the 50 outcomes it needs, and the forecast's
+    back-test earlier quarters to re-run.
 
     A SQLite file is seeded without a flush to disk at each of its thousand commits, then flushed
     once at the end: several times faster, and a demo lost to a crash is seeded again.
     """
     if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
-        return _seed(engine, deals=deals, seed=seed, now=now)
+        return _seed(engine, deals=deals, history=history, seed=seed, now=now)
     quick = make_engine(engine.url.render_as_string(hide_password=False), durable=False)
     try:
-        summary = _seed(quick, deals=deals, seed=seed, now=now)
+        summary = _seed(quick, deals=deals, history=history, seed=seed, now=now)
     finally:
         quick.dispose()
     with engine.connect() as connection:
@@ -299,27 +303,29 @@ def seed_demo(engine: Engine, *, deals: int = 60, seed: int = 7, now: datetime |
     return summary
 
 
-def _seed(engine: Engine, *, deals: int, seed: int, now: datetime | None) -> str:
+def _seed(engine: Engine, *, deals: int, history: int, seed: int, now: datetime | None) -> str:
     rng = random.Random(seed)
     limit = (now or datetime.now(UTC)) - timedelta(minutes=5)
     process, source = load_template("standard")
     seeder = _Seeder(engine, process, rng, limit)
     seeder.clock.now = limit - timedelta(days=150)
     _build_team(seeder, source)
-    for number, target, ending, start in _plan(deals, len(seeder.process.sales_stages), rng, limit):
+    plans = _plan(deals, len(seeder.process.sales_stages), rng, limit)
+    plans += _history(deals, history, len(seeder.process.sales_stages), rng, limit)
+    for number, target, ending, start in sorted(plans, key=lambda plan: plan[3]):
         seeder.clock.now = start
         _run_deal(seeder, number, target, ending)
     _add_leads(seeder)
     followed = seed_cadences(engine, rng=rng, limit=limit, owners=SDRS)
     with seeder.uow() as uow:
-        rows = queries.list_deals(uow.connection, status=None, limit=deals)
+        rows = queries.list_deals(uow.connection, status=None, limit=deals + history)
         pending = queries.list_handoffs(uow.connection)
         first = [r for r in rows if r.stage == seeder.process.stages[0].key]
         gates = {r.id: sd.check_gate(uow=uow, deal_id=r.id)[2] for r in first}
         blocked = next((r for r in first if (g := gates[r.id]) is not None and not g.passed), first[0])
     lines = [
         f"{len(TEAM)} users in {len(MANAGER_OF)} teams ({', '.join(u[0] for u in TEAM)}), {len(ACCOUNTS)} accounts, "
-        f"{deals} deals, {len(LEADS) + len(FOLLOWED_LEADS)} leads, {followed} follow-up cadences",
+        f"{deals + history} deals, {len(LEADS) + len(FOLLOWED_LEADS)} leads, {followed} follow-up cadences",
         f"open deals by stage: {_count_by_stage(rows)}",
         "",
         "try:",
@@ -354,6 +360,18 @@ def _plan(deals: int, stages: int, rng: random.Random, limit: datetime) -> list[
             ago = timedelta(days=rng.uniform(50, 170))
         plans.append((number, target, ending, limit - ago))
     return sorted(plans, key=lambda plan: plan[3])
+
+
+def _history(
+    first: int, count: int, stages: int, rng: random.Random, limit: datetime
+) -> list[tuple[int, int, str | None, datetime]]:
+    """Deals started six to twelve months ago, all closed: two in five won, the rest lost at any stage."""
+    plans: list[tuple[int, int, str | None, datetime]] = []
+    for number in range(first, first + count):
+        won = rng.random() < 0.4
+        target = stages - 1 if won else rng.randrange(stages)
+        plans.append((number, target, "won" if won else "lost", limit - timedelta(days=rng.uniform(190, 365))))
+    return plans
 
 
 def _count_by_stage(rows: Any) -> str:

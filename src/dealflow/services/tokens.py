@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Connection, Row
+
 from dealflow.domain import access
 from dealflow.domain import events as ev
 from dealflow.domain.decisions import Actor
@@ -86,13 +88,27 @@ def list_tokens(*, uow: UnitOfWork, actor_id: str, user_id: str | None = None, e
     return [ApiToken.of(r) for r in credentials.list_tokens(uow.connection, user_id=owner)]
 
 
+def _token_named(connection: Connection, actor: Actor, token: str) -> Row[Any]:
+    """The token with this id, else the actor's one active token with this name."""
+    row = credentials.get_token(connection, token_id=token)
+    if row is not None:
+        return row
+    named = [r for r in credentials.list_tokens(connection, user_id=actor.id) if r.name == token and not r.revoked_at]
+    if len(named) > 1:
+        ids = ", ".join(r.id for r in named)
+        raise InvalidInput(f"{len(named)} of your tokens are named {token!r}: give its id ({ids})", field="token")
+    if not named:
+        raise NotFound(f"no API token '{token[:100]}' (give its id or its name, as `dealflow token list` shows)")
+    return named[0]
+
+
 def revoke_token(*, uow: UnitOfWork, actor_id: str, token_id: str) -> ApiToken:
-    """Revoke a token at once: its owner or a revops or admin user may."""
+    """Revoke a token at once, named by its id or, among the actor's own, by its name: its owner or a
+    revops or admin user may."""
     connection, now = uow.connection, uow.clock()
     actor = load_actor(connection, user_id=actor_id)
-    row = credentials.get_token(connection, token_id=token_id)
-    if row is None:
-        raise NotFound(f"no API token '{token_id}'")
+    row = _token_named(connection, actor, token_id)
+    token_id = row.id
     _owner_for(actor, row.user_id, "revoke other users' tokens")
     if row.revoked_at is not None:
         raise Conflict(f"API token {token_id} was already revoked")

@@ -84,13 +84,18 @@ def list_webhooks(*, uow: UnitOfWork, actor_id: str) -> list[Webhook]:
     return [Webhook(**{**r._mapping, "events": tuple(r.events)}) for r in rows]
 
 
-def remove_webhook(*, uow: UnitOfWork, actor_id: str, webhook_id: str) -> None:
-    """Delete a webhook: nothing more is sent to it (deliveries queued for it end as dead)."""
+def remove_webhook(*, uow: UnitOfWork, actor_id: str, webhook_id: str) -> int:
+    """Delete a webhook, named by its id or by its URL (every webhook sending there): nothing more is
+    sent to it (deliveries queued for it end as dead). Returns how many were removed."""
     _admin(uow, actor_id, "manage webhooks")
-    result = uow.connection.execute(delete(t.webhooks).where(t.webhooks.c.id == webhook_id))
-    if result.rowcount != 1:
-        raise NotFound(f"no webhook '{webhook_id}'")
+    hooks = t.webhooks
+    by_url = webhook_id.startswith(("http://", "https://"))
+    chosen = hooks.c.url == webhook_id if by_url else hooks.c.id == webhook_id
+    result = uow.connection.execute(delete(hooks).where(chosen))
+    if result.rowcount < 1:
+        raise NotFound(f"no webhook '{webhook_id[:200]}' (give its id or its URL, as `dealflow webhook list` shows)")
     uow.commit()
+    return int(result.rowcount)
 
 
 def delivery_log(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -84,8 +85,25 @@ def _first_line(exc: DBAPIError) -> str:
     return str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
 
 
+def _missing_sqlite_file(engine: Engine) -> str | None:
+    """The path of the SQLite file ``engine`` names if it does not exist yet, else None."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return None if Path(database).exists() else database
+
+
 def check_ready(engine: Engine) -> None:
-    """Raise StorageError unless the database is reachable and its schema is current."""
+    """Raise StorageError unless the database is reachable and its schema is current.
+
+    A SQLite file that does not exist is refused before connecting, which would create it: a typo
+    in --db or a command run in the wrong folder leaves no empty file behind.
+    """
+    if (missing := _missing_sqlite_file(engine)) is not None:
+        raise StorageError(
+            f"no dealflow workspace at {redact(str(engine.url))}: there is no file {missing}; "
+            "run `dealflow init` to create one (or `dealflow demo`)"
+        )
     head = ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
     try:
         with engine.connect() as connection:

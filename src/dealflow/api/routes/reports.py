@@ -29,13 +29,16 @@ from dealflow.store.unit_of_work import UnitOfWork
 
 router = APIRouter(tags=["reports"], responses=ERROR_RESPONSES)
 Filter = Annotated[str | None, Query(max_length=200)]
-PeriodText = Annotated[str | None, Query(max_length=16, description="2026, 2026-Q3, 2026-09 or 2026-W39.")]
+PeriodText = Annotated[
+    str | None,
+    Query(max_length=16, description="2026, 2026-Q3, 2026-09, 2026-W39, or last-quarter, this-month, next-week..."),
+]
 Trials = Annotated[int, Query(ge=MIN_TRIALS, le=MAX_TRIALS, description="Monte Carlo trials.")]
 Seed = Annotated[int | None, Query(ge=0, le=2**63 - 1, description="Random seed, for a repeatable run.")]
 
 
 def _period(text: str | None, now: datetime) -> Period:
-    return period_of(now, "quarter") if text is None else parse_period(text)
+    return period_of(now, "quarter") if text is None else parse_period(text, now)
 
 
 @router.get("/metrics")
