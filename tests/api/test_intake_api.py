@@ -144,3 +144,16 @@ def test_a_user_is_set_away_over_rest_and_routing_skips_them(api: Api) -> None:
     assert [r.owner for r in leads(api)] == ["eve", "eve"]
     back = api.client("max").put("/api/v1/users/ada/away", json={"until": None})
     assert back.json()["away_until"] is None
+
+
+def test_a_form_posted_as_raw_utf8_is_stored_as_the_same_text_as_a_percent_encoded_one(api: Api) -> None:
+    sdrs(api)
+    client = api.client()
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    raw = "name=Zoë 山田&email=zoe@yamada.io&region=east".encode()
+    assert client.post("/api/v1/intake/website", content=raw, headers=form).status_code == 200
+    encoded = "name=Zo%C3%AB+%E5%B1%B1%E7%94%B0&email=zoe2@yamada.io&region=east"
+    assert client.post("/intake/website", content=encoded.encode(), headers=form).status_code == 200
+    broken = b"name=Bad \xff\xfe bytes&email=bad@bytes.io&region=east"
+    assert client.post("/api/v1/intake/website", content=broken, headers=form).status_code == 200
+    assert [row.name for row in leads(api)] == ["Zoë 山田", "Zoë 山田", "Bad \ufffd\ufffd bytes"]

@@ -209,9 +209,14 @@ def test_a_file_whose_deals_all_pass_through_one_stage_imports(workspace: Cli, t
     report = workspace.json("import", str(path))
     assert isinstance(report, dict)
     assert report["deals_new"] == 2
-    metrics = workspace.json("metrics")
+    assert (report["process"], report["default_process"]) == ("imported@1 (new)", "standard")
+    metrics = workspace.json("metrics", "--process", "imported")
     assert isinstance(metrics, dict)
     assert (metrics["deals_won"], metrics["deals_open"]) == (1, 1)
+    assert workspace("process", "default", "imported") == 0
+    now_default = workspace.json("metrics")
+    assert isinstance(now_default, dict)
+    assert (now_default["process"], now_default["deals_won"], now_default["deals_open"]) == ("imported", 1, 1)
 
 
 def test_wrong_encoding_and_huge_files_are_refused(workspace: Cli, engine: Engine, tmp_path: Path) -> None:

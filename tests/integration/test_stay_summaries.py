@@ -93,7 +93,7 @@ def test_all_time_metrics_of_an_imported_history_equal_the_general_path(
     imported: Cli, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    whole = _same_runs(engine, now, None, monkeypatch)[0]
+    whole = _same_runs(engine, now, "imported", monkeypatch)[0]
     assert whole["deals_won"] > 100
     assert whole["deals_open"] > 100
     assert whole["moves"]["backward"] > 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -188,7 +188,9 @@ def test_the_worker_command_sends_email_with_the_smtp_settings_of_the_environmen
     monkeypatch.setenv("DEALFLOW_SMTP_FROM", "crm@example.com")
     assert workspace("user", "add", "ava", "--name", "Ava Stone", "--role", "ae", "--email", "ava@example.com") == 0
     assert workspace("deal", "create", "Acme", "--owner", "ava") == 0
-    assert workspace("next-step", "set", "D-1", "Send the quote", "--owner", "ava", "--due", "in 1h") == 0
+    # Due by the end of today (UTC), whatever the hour the test runs at: "in 1h" is tomorrow after 23:00.
+    today = datetime.now(UTC).date().isoformat()
+    assert workspace("next-step", "set", "D-1", "Send the quote", "--owner", "ava", "--due", today) == 0
     assert workspace("worker", "--once", "--interval", "1") == 0, workspace.err
     assert "daily_reminders: 1 in" in workspace.out
     assert "deliver_outbox: 1 in" in workspace.out

@@ -50,3 +50,26 @@ def test_previous_periods_cross_year_boundaries() -> None:
     assert parse_period("2026-01").previous(2).label == "2025-11"
     assert parse_period("2026-W01").previous().label == "2025-W52"
     assert period_of(at(2026, 5, 17, 13), "quarter").label == "2026-Q2"
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("this-quarter", "2026-Q1"),
+        ("last-quarter", "2025-Q4"),
+        ("Next-Quarter", "2026-Q2"),
+        ("last-month", "2026-01"),
+        ("this-year", "2026"),
+        ("next-week", "2026-W07"),
+    ],
+)
+def test_a_relative_period_is_the_absolute_one_around_now(text: str, label: str) -> None:
+    now = datetime(2026, 2, 3, 12, tzinfo=UTC)  # a Tuesday of ISO week 6
+    found = parse_period(text, now)
+    assert found.label == label
+    assert found == parse_period(label)
+
+
+def test_an_unknown_relative_period_names_the_forms() -> None:
+    with pytest.raises(InvalidInput, match="this-, last- or next-"):
+        parse_period("previous-quarter", datetime(2026, 2, 3, tzinfo=UTC))

@@ -7,6 +7,7 @@ import html
 import pytest
 
 from dealflow.domain.gates import exit_gate
+from dealflow.process.loading import load_template
 from dealflow.services import deals as sd
 from dealflow.services import workspace as ws
 from dealflow.services.lookups import load_process
@@ -299,6 +300,22 @@ def test_the_process_editor_validates_before_installing(site: Site) -> None:
     saved = admin.post("/processes/save", data={"source": bumped, "key": "standard", "csrf_token": token})
     assert saved.status_code == 303
     assert "v2" in admin.get("/processes?key=standard").text
+
+
+def test_revops_makes_another_process_the_default_from_its_page(site: Site) -> None:
+    with site.uow() as uow:
+        ws.install_process(uow=uow, source=load_template("saas")[1], name="saas.yaml")
+    admin, rep = site.browser("root"), site.browser("ben")
+    assert "default-process" in parse(admin.get("/processes").text).tests  # standard, installed first
+    assert "make-default" in parse(admin.get("/processes?key=saas").text).tests
+    assert "make-default" not in parse(rep.get("/processes?key=saas").text).tests
+    refused = rep.post("/processes/default", data={"key": "saas", "csrf_token": site.csrf(rep)})
+    assert refused.status_code == 403
+    chosen = admin.post("/processes/default", data={"key": "saas", "csrf_token": site.csrf(admin)})
+    assert chosen.status_code == 303
+    assert "default-process" in parse(admin.get("/processes").text).tests
+    assert "Standard seven stages" not in admin.get("/processes").text.split("<h1>", 1)[1].split("</h1>", 1)[0]
+    assert 'data-stage="inbound_capture"' in rep.get("/board").text
 
 
 def test_a_rep_cannot_open_the_process_editor(site: Site) -> None:

@@ -18,6 +18,7 @@ from dealflow.cli.context import DbOption, JsonOption, console, print_json, work
 from dealflow.imports.history import ImportReport
 from dealflow.imports.recording import Progress as Advance
 from dealflow.services.imports import FORMATS, import_file
+from dealflow.services.lookups import default_process_key
 
 FORMAT_HELP = "; ".join(f"{name}: {text}" for name, (_, text) in FORMATS.items())
 
@@ -71,10 +72,17 @@ def import_command(
             mapping=mapping,
             progress=start,
         )
+        default = default_process_key(uow.connection)
     if as_json:
-        print_json({**asdict(report), "issue_counts": report.issue_counts()})
+        print_json({**asdict(report), "issue_counts": report.issue_counts(), "default_process": default})
         return
     _print(report)
+    key = report.process.split("@", 1)[0]
+    if default is not None and key != default:
+        console().print(
+            f"the workspace's default process stays {default}: name this one with --process {key} "
+            f"(metrics, audit, board), or make it the default with `dealflow process default {key}`"
+        )
 
 
 def _print(report: ImportReport) -> None:

@@ -51,7 +51,8 @@ def print_lead(view: LeadView) -> None:
     """The lead as text."""
     out = console()
     lead = view.lead
-    out.print(f"{lead.id} · {lead.title} · {lead.status} · owner {lead.owner} · process {lead.process or '-'}")
+    process = lead.process or (f"{view.process.key} (the default)" if view.process else "none installed")
+    out.print(f"{lead.id} · {lead.title} · {lead.status} · owner {lead.owner} · process {process}")
     if lead.reengage_on:
         out.print(f"in nurture until {lead.reengage_on} ({lead.recycle_reason})")
     for name, evidence in lead.fields.items():

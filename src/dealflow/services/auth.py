@@ -14,6 +14,7 @@ import secrets
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Literal
 
 from argon2 import PasswordHasher
@@ -35,8 +36,15 @@ MIN_PASSWORD, MAX_PASSWORD = 10, 1024
 # A session's last use is written at most this often, so reading pages does not write on every request.
 TOUCH_EVERY = timedelta(minutes=1)
 _HASHER = PasswordHasher()  # argon2id with the RFC 9106 low-memory parameters
-# Checked when the user name is unknown, so a wrong name costs as much time as a wrong password.
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Checked when the user name is unknown, so a wrong name costs as much time as a wrong
+    password; made on first use (about 0.2 s), not as every command starts."""
+    return _HASHER.hash(secrets.token_urlsafe(16))
+
+
 # Checking a password is CPU-bound (argon2id: tens of milliseconds and 64 MiB each). Logins take
 # these slots before opening their unit of work, so a burst of them waits here holding no database
 # connection, instead of emptying the pool for every other request (50 logins at once: 500s).
@@ -99,7 +107,7 @@ def hash_password(password: str) -> str:
 
 def _verify(hashed: str | None, password: str) -> bool:
     try:
-        return _HASHER.verify(hashed or _DUMMY_HASH, password) and hashed is not None
+        return _HASHER.verify(hashed or _dummy_hash(), password) and hashed is not None
     except (VerificationError, InvalidHashError):
         return False
 
