@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from dealflow.process.loading import load_template
@@ -58,18 +60,34 @@ def sqlite_engine(sqlite_template: Path, tmp_path: Path) -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="session")
-def postgres_engine() -> Iterator[Engine]:
-    """The test PostgreSQL database with a fresh schema (fails under CI=true if unreachable)."""
-    engine = make_engine(POSTGRES_URL)
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL database of this test run's own, made on the server DEALFLOW_TEST_POSTGRES_URL names
+    and dropped at the end, so that two runs on one machine never share tables (fails under CI=true
+    if the server is unreachable)."""
+    server = make_url(POSTGRES_URL).set(drivername="postgresql+psycopg")
+    name = f"dealflow_test_{os.getpid()}_{secrets.token_hex(4)}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
     try:
-        with engine.begin() as connection:
-            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
-        metadata.drop_all(engine)
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
     except OperationalError as exc:
+        admin.dispose()
         message = f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc.orig}"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_engine(postgres_url: str) -> Iterator[Engine]:
+    """This run's PostgreSQL test database with the schema."""
+    engine = make_engine(postgres_url)
     upgrade(engine)
     yield engine
     engine.dispose()
@@ -92,7 +110,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
     else:
         engine: Engine = request.getfixturevalue("postgres_engine")
         truncate(engine)
-        yield POSTGRES_URL
+        yield request.getfixturevalue("postgres_url")
 
 
 @pytest.fixture
