@@ -17,6 +17,7 @@ from dealflow.domain.decisions import Actor, event
 from dealflow.services import cadences as sc
 from dealflow.services import deals as sd
 from dealflow.services import leads as sl
+from dealflow.services.lookups import load_deal
 from dealflow.store.event_log import read_events, record_events
 from dealflow.store.unit_of_work import UnitOfWork
 
@@ -61,8 +62,9 @@ def _play(team: Uow, engine: Engine, clock: Clock, seed: int) -> None:
                     record_events(uow, [moved])
                     uow.commit()
             elif rng.random() < 0.05 and subject.startswith("deal:"):
-                with team() as uow:
-                    sd.close_deal(uow=uow, actor_id="max", deal_id=subject[5:], outcome="lost", reason="timing")
+                with team() as uow:  # its owner closes it (max manages east only; cyd is west)
+                    owner = load_deal(uow.connection, deal_id=subject[5:]).owner
+                    sd.close_deal(uow=uow, actor_id=owner, deal_id=subject[5:], outcome="lost", reason="timing")
             elif rng.random() < 0.04 and subject.startswith("lead:"):
                 with team() as uow:
                     sl.convert(

@@ -119,10 +119,10 @@ def test_a_deal_cadence_starts_on_request_once_and_stops_when_the_deal_closes(te
     with team() as uow:
         sc.record_touch(uow=uow, actor_id="ben", subject=subject, outcome="none")
     with team() as uow:
-        sd.reassign_deal(uow=uow, actor_id="max", deal_id=deal.id, to_owner="cyd")
-    assert [r[2] for r in _rows(engine, subject)][:2] == ["ben", "cyd"]
+        sd.reassign_deal(uow=uow, actor_id="max", deal_id=deal.id, to_owner="ada")
+    assert [r[2] for r in _rows(engine, subject)][:2] == ["ben", "ada"]
     with team() as uow:
-        after = sd.close_deal(uow=uow, actor_id="cyd", deal_id=deal.id, outcome="lost", reason="timing")
+        after = sd.close_deal(uow=uow, actor_id="ada", deal_id=deal.id, outcome="lost", reason="timing")
     assert after.version == deal.version + 4  # started, touch, reassigned, lost: one stream, in order
     assert {(r[1], r[5]) for r in _rows(engine, subject)[1:]} == {("stopped", "lost")}
     with team() as uow, pytest.raises(Refused, match="is lost: a cadence runs only while it is open"):
@@ -201,7 +201,7 @@ def test_rebuild_recreates_the_cadence_tasks_exactly(team: Uow, engine: Engine, 
     with team() as uow:
         sc.start_cadence(uow=uow, actor_id="ben", subject=f"deal:{deal.id}")
     with team() as uow:
-        sd.reassign_deal(uow=uow, actor_id="max", deal_id=deal.id, to_owner="cyd")
+        sd.reassign_deal(uow=uow, actor_id="max", deal_id=deal.id, to_owner="ada")
     query = select(t.cadence_tasks).order_by(t.cadence_tasks.c.run, t.cadence_tasks.c.step)
     with engine.connect() as connection:
         before = [tuple(r) for r in connection.execute(query)]
@@ -221,15 +221,17 @@ def test_a_lead_cadence_started_later_comes_from_the_leads_own_process(team: Uow
         "\nleads:\n", f"\nleads:\n  cadence:\n    name: Alpha follow-up\n    touches:\n{touches}", 1
     )
     with team() as uow:
-        ws.install_process(uow=uow, source=source, name="alpha.yaml")  # first by key: the default process
+        ws.install_process(uow=uow, source=source, name="alpha.yaml")  # installed second: not the default
     with team() as uow:
-        lead_id = sl.capture_lead(uow=uow, actor_id="ada", name="Jane Roe", process_key="standard")
+        lead_id = sl.capture_lead(uow=uow, actor_id="ada", name="Jane Roe", process_key="alpha")
     subject = f"lead:{lead_id}"
     with team() as uow:
         sc.stop_cadence(uow=uow, actor_id="ada", subject=subject)
     with team() as uow:
         restarted = sc.start_cadence(uow=uow, actor_id="ada", subject=subject)
-    assert restarted.cadence == load_template("standard")[0].leads.cadence.name
+    assert restarted.cadence == "Alpha follow-up"
     with team() as uow:
         other = sl.capture_lead(uow=uow, actor_id="ada", name="Bo Wu")  # no process named: the default one
-        assert tasks.running(uow.connection, subject=f"lead:{other}").cadence == "Alpha follow-up"  # type: ignore[union-attr]
+        running = tasks.running(uow.connection, subject=f"lead:{other}")
+        assert running is not None
+        assert running.cadence == load_template("standard")[0].leads.cadence.name

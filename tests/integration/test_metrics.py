@@ -36,6 +36,7 @@ Factory = Callable[[], UnitOfWork]
 DAY = 86_400.0
 TOUCH_KINDS = ("call", "email", "meeting")
 TEAMS = {"ada": "east", "ben": "east", "cyd": "west", "max": "east", "cat": "east"}
+MANAGERS = {"east": "max", "west": "wes"}  # who overrides a gate: the manager of the owner's team
 NOW_DAY = 41  # 2026-04-12 09:00, eleven days into Q2
 
 
@@ -151,7 +152,7 @@ class History:
         """Move (forward through a manager's override unless told otherwise, or backward)."""
         now, deal = self.at(day), self.deals[deal_id]
         backward = self.process.index(to) < self.process.index(deal.stage)
-        actor = "max" if override or backward else deal.owner
+        actor = MANAGERS[TEAMS[deal.owner]] if override or backward else deal.owner
         with self.team() as uow:
             after = sd.move_deal(
                 uow=uow,
@@ -212,6 +213,8 @@ def build_history(team: Factory, clock: Clock) -> History:
     """Eight deals in the 'metered' process (and one in 'standard' that must never be counted)."""
     with team() as uow:
         process = ws.install_process(uow=uow, source=metered_source(), name="metered.yaml")
+    with team() as uow:
+        ws.add_user(uow=uow, user_id="wes", name="Wes", roles=["manager"], team="west")
     h = History(team, clock, process)
     d1 = h.create(0, source="inbound", segment="smb", product="core", pain="Slow quotes", urgency="high")
     h.capture(0, d1, cmds.LogActivity(kind="call", summary="Intro"))

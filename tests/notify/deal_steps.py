@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from dealflow.domain import commands as cmds
 from dealflow.services import deals as sd
+from dealflow.services.lookups import load_deal
 from dealflow.store import tables as t
 from dealflow.store.unit_of_work import UnitOfWork
 
@@ -43,6 +44,8 @@ def move(factory: Factory, deal_id: str, to: str) -> None:
 
 
 def next_step(factory: Factory, deal_id: str, owner: str, due: datetime, action: str = "Call back") -> None:
+    """The deal's owner sets a next step for ``owner`` (themselves or a teammate)."""
     command = cmds.SetNextStep(action=action, owner=owner, due=due, buyer_confirmed=True)
     with factory() as uow:
-        sd.capture_evidence(uow=uow, actor_id=owner, deal_id=deal_id, command=command)
+        actor = load_deal(uow.connection, deal_id=deal_id).owner
+        sd.capture_evidence(uow=uow, actor_id=actor, deal_id=deal_id, command=command)

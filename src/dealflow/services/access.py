@@ -10,6 +10,7 @@ from sqlalchemy import Connection
 
 from dealflow.domain import access
 from dealflow.domain.access import Ownership
+from dealflow.domain.deals import Deal
 from dealflow.domain.decisions import Actor
 from dealflow.errors import Forbidden, NotFound
 from dealflow.store import queries, visibility
@@ -22,11 +23,25 @@ def _allow(refusal: str | None) -> None:
 
 def deal(connection: Connection, *, actor: Actor, deal_id: str, change: bool = False) -> Ownership:
     """Check the actor may read (or with ``change``, change) a deal."""
+    return _deal(connection, actor, deal_id, change)
+
+
+def _deal(connection: Connection, actor: Actor, deal_id: str, change: bool) -> Ownership:
     found = visibility.deal_ownership(connection, deal_id=deal_id)
     if found is None:
         raise NotFound(f"no deal '{deal_id}'")
     _allow(access.may_change(actor, found) if change else access.may_see(actor, found))
     return found
+
+
+def loaded_deal(connection: Connection, *, actor: Actor, deal: Deal, change: bool = True) -> None:
+    """Check the actor may change (or read) a deal the use case already loaded: its owner, its
+    pending handoff's receiver (to read) and RevOps need no query; anyone else, the team rule."""
+    if deal.owner == actor.id or access.scope_of(actor).reach == "all":
+        return
+    if not change and deal.handoff is not None and deal.handoff.to_owner == actor.id:
+        return
+    _deal(connection, actor, deal.id, change)
 
 
 def handoff(connection: Connection, *, actor: Actor, handoff_id: str) -> str:

@@ -19,7 +19,7 @@ from dealflow.domain.moves import move_deal as decide_move
 from dealflow.domain.outcomes import close_deal as decide_close
 from dealflow.errors import InvalidInput, NotFound
 from dealflow.process.models import Process
-from dealflow.services import cadences
+from dealflow.services import access, cadences
 from dealflow.services.lookups import (
     load_actor,
     load_actor_and_deal,
@@ -37,10 +37,12 @@ from dealflow.store.unit_of_work import UnitOfWork
 Decide = Callable[[Deal, Process, Actor, datetime], Decision]
 
 
-def _act(uow: UnitOfWork, *, actor_id: str, deal_id: str, decide: Decide) -> Deal:
-    """Load, decide with the core, record the events and projections, commit once."""
+def _act(uow: UnitOfWork, *, actor_id: str, deal_id: str, decide: Decide, change: bool = True) -> Deal:
+    """Load, check the actor may change the deal (or, without ``change``, see it: a handoff's
+    receiver settling it), decide with the core, record the events and projections, commit once."""
     connection = uow.connection
     actor, deal = load_actor_and_deal(connection, user_id=actor_id, deal_id=deal_id)
+    access.loaded_deal(connection, actor=actor, deal=deal, change=change)
     process = load_process(connection, key=deal.process, version=deal.process_version)
     decision = decide(deal, process, actor, uow.clock())
     if isinstance(decision, Refusal):
@@ -66,6 +68,7 @@ def create_deal(
     connection = uow.connection
     actor = load_actor(connection, user_id=actor_id)
     owner_id = load_actor(connection, user_id=owner).id if owner else actor.id
+    access.assignee(connection, actor=actor, owner=owner_id)
     if account_id is not None and not queries.exists(connection, t.accounts, account_id):
         raise NotFound(f"no account '{account_id}'")
     process = named_or_default_process(connection, process_key)
@@ -145,10 +148,11 @@ def close_deal(
 
 
 def reassign_deal(*, uow: UnitOfWork, actor_id: str, deal_id: str, to_owner: str, reason: str | None = None) -> Deal:
-    """Give a deal to another owner."""
+    """Give a deal to another owner (of a team the actor may give deals to)."""
     load_actor(uow.connection, user_id=to_owner)
 
     def decide(deal: Deal, process: Process, actor: Actor, now: datetime) -> Decision:
+        access.assignee(uow.connection, actor=actor, owner=to_owner)
         return decide_reassign(deal, cmds.ReassignDeal(to_owner=to_owner, reason=reason), actor=actor, now=now)
 
     return _act(uow, actor_id=actor_id, deal_id=deal_id, decide=decide)
@@ -167,7 +171,7 @@ def accept_handoff(*, uow: UnitOfWork, actor_id: str, handoff_id: str) -> Deal:
     def decide(deal: Deal, process: Process, actor: Actor, now: datetime) -> Decision:
         return decide_accept(deal, handoff_id, actor=actor, now=now)
 
-    return _act(uow, actor_id=actor_id, deal_id=_handoff_deal(uow, handoff_id), decide=decide)
+    return _act(uow, actor_id=actor_id, deal_id=_handoff_deal(uow, handoff_id), decide=decide, change=False)
 
 
 def return_handoff(*, uow: UnitOfWork, actor_id: str, handoff_id: str, reason: str) -> Deal:
@@ -178,7 +182,7 @@ def return_handoff(*, uow: UnitOfWork, actor_id: str, handoff_id: str, reason: s
     def decide(deal: Deal, process: Process, actor: Actor, now: datetime) -> Decision:
         return decide_return(deal, handoff_id, reason, actor=actor, now=now)
 
-    return _act(uow, actor_id=actor_id, deal_id=_handoff_deal(uow, handoff_id), decide=decide)
+    return _act(uow, actor_id=actor_id, deal_id=_handoff_deal(uow, handoff_id), decide=decide, change=False)
 
 
 def check_gate(*, uow: UnitOfWork, deal_id: str, to: str | None = None) -> tuple[Deal, Process, GateResult | None]:

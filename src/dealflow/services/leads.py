@@ -25,7 +25,7 @@ from dealflow.domain.leads import (
 from dealflow.domain.lifecycle import create_deal as decide_create
 from dealflow.errors import InvalidInput
 from dealflow.process.models import Framework, Process
-from dealflow.services import cadences, lead_scoring, routing
+from dealflow.services import access, cadences, lead_scoring, routing
 from dealflow.services.lead_scoring import LeadScore, lead_process, load_lead
 from dealflow.services.lookups import load_actor, load_process, refuse
 from dealflow.store import lead_states as lead_store
@@ -63,6 +63,7 @@ def capture_lead(
     (:mod:`dealflow.services.cadences`)."""
     actor = actor or load_actor(uow.connection, user_id=actor_id)
     owner_id = load_actor(uow.connection, user_id=owner).id if owner else actor.id
+    access.assignee(uow.connection, actor=actor, owner=owner_id)
     process = load_process(uow.connection, key=process_key) if process_key else None
     lead_id = f"L-{queries.next_lead_number(uow.connection)}"
     details = {"process": process_key, "form": form, "fields": dict(fields or {}), "account_id": account_id}
@@ -90,6 +91,8 @@ def capture_lead(
 def _acting(uow: UnitOfWork, actor_id: str, lead_id: str, process_key: str | None) -> tuple[Actor, LeadState, Process]:
     actor = load_actor(uow.connection, user_id=actor_id)
     lead = load_lead(uow, lead_id=lead_id)
+    if lead.owner != actor.id:
+        access.lead(uow.connection, actor=actor, lead_id=lead_id, change=True)
     process = lead_process(uow, lead=lead, requested=process_key)
     if process is None:
         raise InvalidInput(f"lead {lead_id} runs under no process: name one", field="process")

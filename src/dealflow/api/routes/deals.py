@@ -38,7 +38,6 @@ def change_deal(write: Writer, deal_id: str, act: Callable[[UnitOfWork], Deal], 
     """Run a change on a deal the actor may change, answering with the deal as it then stands."""
 
     def run(uow: UnitOfWork) -> DealPublic:
-        access.deal(uow.connection, actor=write.actor, deal_id=deal_id, change=True)
         return DealPublic.of(act(uow))
 
     return write.run(run, status_code=status_code)
@@ -69,7 +68,6 @@ def create_deal(body: DealCreate, write: WriterDep) -> Response:
     """Open a deal in the first stage of a process (yours, or for someone you may assign deals to)."""
 
     def act(uow: UnitOfWork) -> DealPublic:
-        access.assignee(uow.connection, actor=write.actor, owner=body.owner)
         deal = sd.create_deal(
             uow=uow, actor_id=write.actor.id, process_key=body.process, title=body.title, owner=body.owner,
             account_id=body.account_id, stage=body.stage, fields=body.all_fields(),
@@ -146,7 +144,6 @@ def reassign_deal(deal_id: DealId, body: ReassignCreate, write: WriterDep) -> Re
     """Give the deal to another owner (its owner or a manager may)."""
 
     def act(uow: UnitOfWork) -> Deal:
-        access.assignee(uow.connection, actor=write.actor, owner=body.to_owner)
         return sd.reassign_deal(
             uow=uow, actor_id=write.actor.id, deal_id=deal_id, to_owner=body.to_owner, reason=body.reason
         )

@@ -55,7 +55,6 @@ def accept_handoff(handoff_id: HandoffId, write: WriterDep) -> Response:
     """Accept a handoff addressed to you: you become the deal's owner."""
 
     def act(uow: UnitOfWork) -> DealPublic:
-        access.handoff(uow.connection, actor=write.actor, handoff_id=handoff_id)
         return DealPublic.of(sd.accept_handoff(uow=uow, actor_id=write.actor.id, handoff_id=handoff_id))
 
     return write.run(act)
@@ -66,7 +65,6 @@ def return_handoff(handoff_id: HandoffId, body: HandoffReturn, write: WriterDep)
     """Send a handoff back, saying why: the deal returns to its sender and previous stage."""
 
     def act(uow: UnitOfWork) -> DealPublic:
-        access.handoff(uow.connection, actor=write.actor, handoff_id=handoff_id)
         deal = sd.return_handoff(uow=uow, actor_id=write.actor.id, handoff_id=handoff_id, reason=body.reason)
         return DealPublic.of(deal)
 

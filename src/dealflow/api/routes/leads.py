@@ -55,7 +55,6 @@ def create_lead(body: LeadCreate, write: WriterDep) -> Response:
     """Capture a lead (yours, or for someone in your team)."""
 
     def act(uow: UnitOfWork) -> LeadPublic:
-        access.assignee(uow.connection, actor=write.actor, owner=body.owner)
         lead_id = sl.capture_lead(
             uow=uow, actor_id=write.actor.id, name=body.name, company=body.company, email=body.email,
             source=body.source, owner=body.owner, process_key=body.process,
@@ -86,7 +85,6 @@ def score_lead(lead_id: LeadId, body: ScorecardUpdate, write: WriterDep) -> Resp
     """Confirm (or withdraw) one element of the lead's qualification scorecard; the lead is scored again."""
 
     def act(uow: UnitOfWork) -> LeadDetail:
-        access.lead(uow.connection, actor=write.actor, lead_id=lead_id, change=True)
         answers = {body.element: (body.confirmed, body.note)}
         sl.qualify(uow=uow, actor_id=write.actor.id, lead_id=lead_id, answers=answers)
         return _detail(uow, lead_id)
@@ -99,7 +97,6 @@ def recycle_lead(lead_id: LeadId, body: LeadRecycle, write: WriterDep) -> Respon
     """Park the lead in nurture until a date; it reopens by itself then."""
 
     def act(uow: UnitOfWork) -> LeadDetail:
-        access.lead(uow.connection, actor=write.actor, lead_id=lead_id, change=True)
         sl.recycle(uow=uow, actor_id=write.actor.id, lead_id=lead_id, reason=body.reason, until=body.until)
         return _detail(uow, lead_id)
 
@@ -111,7 +108,6 @@ def disqualify_lead(lead_id: LeadId, body: LeadDisqualify, write: WriterDep) -> 
     """Close a lead as disqualified, with a reason code of the process."""
 
     def act(uow: UnitOfWork) -> LeadPublic:
-        access.lead(uow.connection, actor=write.actor, lead_id=lead_id, change=True)
         sl.disqualify(uow=uow, actor_id=write.actor.id, lead_id=lead_id, reason=body.reason, process_key=body.process)
         return _lead(uow, lead_id)
 
@@ -124,7 +120,6 @@ def convert_lead(lead_id: LeadId, body: LeadConvert, write: WriterDep) -> Respon
     lead's owner, with its answers and scorecard carried into the deal."""
 
     def act(uow: UnitOfWork) -> DealPublic:
-        access.lead(uow.connection, actor=write.actor, lead_id=lead_id, change=True)
         deal_id = sl.convert(
             uow=uow, actor_id=write.actor.id, lead_id=lead_id, process_key=body.process, title=body.title,
             override=body.override, reason=body.reason,

@@ -122,13 +122,11 @@ def _move(request: Request, me: Principal, workspace: WorkspaceDep, deal_id: str
     try:
         for command in evidence_commands(form, me.actor.id):
             with workspace.unit() as uow:
-                access.deal(uow.connection, actor=me.actor, deal_id=deal_id[:64], change=True)
                 sd.capture_evidence(uow=uow, actor_id=me.actor.id, deal_id=deal_id, command=command)
     except InvalidInput as exc:
         return _bad_evidence(request, me, deal_id, to, exc)
     try:
         with workspace.unit() as uow:
-            access.deal(uow.connection, actor=me.actor, deal_id=deal_id[:64], change=True)
             sd.move_deal(uow=uow, actor_id=me.actor.id, deal_id=deal_id, to=to, reason=reason)
     except Refused as exc:
         return _refused(request, me, deal_id, to, exc)

@@ -58,7 +58,6 @@ def _capture(workspace: WorkspaceDep, me: PageWriter, deal_id: str, commands: li
     pool by the async routes that read the form, so the database work never blocks the event loop)."""
     for command in commands:
         with workspace.unit() as uow:
-            access.deal(uow.connection, actor=me.actor, deal_id=deal_id[:64], change=True)
             sd.capture_evidence(uow=uow, actor_id=me.actor.id, deal_id=deal_id, command=command)
     return RedirectResponse(f"/deals/{deal_id}", status_code=303)
 

@@ -47,7 +47,6 @@ async def send_back(handoff_id: str, request: Request, me: PageWriter, workspace
 
     def send() -> None:  # in the thread pool: the database work never blocks the event loop
         with workspace.unit() as uow:
-            access.handoff(uow.connection, actor=me.actor, handoff_id=handoff_id[:80])
             sd.return_handoff(uow=uow, actor_id=me.actor.id, handoff_id=handoff_id, reason=reason)
 
     await run_in_threadpool(send)
