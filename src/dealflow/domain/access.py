@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from dealflow.domain.decisions import Actor
+from dealflow.process.models import Approval
 
 # Roles that see and change every deal, and change processes and users.
 WORKSPACE_ROLES = ("revops", "admin")
@@ -94,6 +95,26 @@ def may_assign(actor: Actor, *, owner: str, owner_team: str | None) -> str | Non
     if scope.team is None:
         return f"you cannot give deals or leads to {owner}: you belong to no team"
     return f"{owner} is not in team {scope.team}: you give deals and leads to your own team only"
+
+
+def _either(roles: tuple[str, ...]) -> str:
+    return " or ".join(r.replace("_", " ") for r in roles)
+
+
+def may_approve(actor: Actor, kind: str, rule: Approval, *, owner: str) -> str | None:
+    """None when the actor may approve ``kind`` on a deal ``owner`` owns, else why not: a role the
+    process names for it, and never the owner unless the process says so."""
+    what = kind.replace("_", " ")
+    if actor.id == owner and not rule.owner_may_approve:
+        return f"you own this deal, so someone else must approve its {what} (a {_either(rule.roles)})"
+    if not actor.holds(*rule.roles):
+        return f"only a {_either(rule.roles)} may approve a {what}"
+    return None
+
+
+def approval_counts(approver: str, rule: Approval, *, owner: str) -> bool:
+    """Whether an approval given by ``approver`` meets a gate on a deal ``owner`` now owns."""
+    return rule.owner_may_approve or approver != owner
 
 
 def may_administer(actor: Actor, what: str) -> str | None:

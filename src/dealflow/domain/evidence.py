@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from dealflow.domain import access
 from dealflow.domain import events as ev
 from dealflow.domain.commands import (
     AttachContact,
@@ -95,5 +96,9 @@ def capture(deal: Deal, cmd: EvidenceCommand, *, process: Process, actor: Actor,
     """The event recording a piece of evidence on an open deal; bad input raises InvalidInput."""
     if deal.status in ("lost", "disqualified"):
         return Refusal(f"the deal is {deal.status}; reopen is not supported")
+    if isinstance(cmd, RecordApproval):
+        kind = _key(cmd.approval, "approval")
+        if refusal := access.may_approve(actor, kind, process.approval(kind), owner=deal.owner):
+            return Refusal(refusal, kind="forbidden")
     type_, data = _data(deal, cmd, process, now)
     return [event(type_, ev.deal_stream(deal.id), actor, now, **data)]

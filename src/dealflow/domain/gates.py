@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from dealflow.domain import access
 from dealflow.domain.deals import Deal, Evidence
 from dealflow.process.criteria import (
     ActivitySince,
@@ -110,6 +111,10 @@ def check(criterion: Criterion, deal: Deal, process: Process, now: datetime) -> 
         case ApprovalRecorded(approval=kind, max_age=max_age):
             approval = deal.approvals.get(kind)
             detail = None if _fresh(approval, max_age, now) else ""
+            if approval is not None and not access.approval_counts(
+                approval.by, process.approval(kind), owner=deal.owner
+            ):
+                detail = f"approved by {approval.by}, who owns the deal"
         case DocumentAttached(document=kind, max_age=max_age):
             document = deal.documents.get(kind)
             detail = None if _fresh(document, max_age, now) else ""

@@ -71,6 +71,11 @@ def _known_roles(process: Process) -> Iterator[Problem]:
     for i, role in enumerate(process.overrides.roles):
         if role not in process.roles:
             yield Problem(("overrides", "roles", i), f"unknown role '{role}'")
+    for kind, approval in process.approvals.items():
+        for i, role in enumerate(approval.roles):
+            if role not in process.roles:
+                known = ", ".join(process.roles)
+                yield Problem(("approvals", kind, "roles", i), f"unknown role '{role}' (roles: {known})")
 
 
 def _field_problem(process: Process, path: Path, name: str) -> Iterator[Problem]:

@@ -177,6 +177,17 @@ class Overrides(_Model):
     roles: tuple[Key, ...] = ("manager", "revops", "admin")
 
 
+class Approval(_Model):
+    """Who may approve one kind of approval (a discount, legal terms...): a role among ``roles``,
+    and never the deal's own owner unless ``owner_may_approve`` says so."""
+
+    roles: tuple[Key, ...] = Field(default=("manager", "revops", "admin"), min_length=1)
+    owner_may_approve: bool = False
+
+
+DEFAULT_APPROVAL = Approval()
+
+
 class Process(_Model):
     """One versioned definition of a team's sales process."""
 
@@ -193,6 +204,8 @@ class Process(_Model):
     moves: Moves = Moves()
     outcomes: Outcomes = Outcomes()
     overrides: Overrides = Overrides()
+    # Who may approve each kind of approval; a kind not listed: a manager, revops or admin.
+    approvals: dict[Key, Approval] = Field(default_factory=dict)
     cadence: Cadence = DEFAULT_CADENCE
     leads: LeadRules = LeadRules()
 
@@ -203,6 +216,10 @@ class Process(_Model):
     def index(self, key: str) -> int:
         """The position of a stage in the process order."""
         return next(i for i, s in enumerate(self.stages) if s.key == key)
+
+    def approval(self, kind: str) -> Approval:
+        """Who may approve ``kind``: as the file declares it, else a manager, revops or admin."""
+        return self.approvals.get(kind, DEFAULT_APPROVAL)
 
     def framework(self, key: str) -> Framework | None:
         """The qualification framework with this key, or None."""

@@ -152,8 +152,9 @@ class _Seeder:
                         framework=key, element=element.key, note=f"{element.name} confirmed"
                     )
                     self.capture(actor, deal_id, command)
-            case ApprovalRecorded(approval=kind):
-                self.capture(actor, deal_id, cmds.RecordApproval(approval=kind, note="Approved"))
+            case ApprovalRecorded(approval=kind):  # never by the deal's owner: their manager approves
+                approver = MANAGER_OF[TEAM_OF[actor]]
+                self.capture(approver, deal_id, cmds.RecordApproval(approval=kind, note="Approved"))
             case DocumentAttached(document=kind):
                 self.capture(actor, deal_id, cmds.AttachDocument(document=kind, name=f"{kind}.pdf"))
             case _:
