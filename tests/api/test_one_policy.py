@@ -43,18 +43,49 @@ def _reassign(uow: UnitOfWork, actor: str, deal: str) -> Any:
     return sd.reassign_deal(uow=uow, actor_id=actor, deal_id=deal, to_owner="cyd", reason="West account")
 
 
+def _approve(uow: UnitOfWork, actor: str, deal: str) -> Any:
+    command = cmds.RecordApproval(approval="discount", note="15% off")
+    return sd.capture_evidence(uow=uow, actor_id=actor, deal_id=deal, command=command)
+
+
 def _override(uow: UnitOfWork, actor: str, deal: str) -> Any:
     return sd.move_deal(uow=uow, actor_id=actor, deal_id=deal, to="qualification", override=True, reason="Referral")
 
 
 # Each action: the use case, the API request (method, path after the deal, body), the command line.
-ACTIONS: dict[str, tuple[Callable[[UnitOfWork, str, str], Any], tuple[str, str, dict[str, Any]], list[str]]] = {
-    "update a field": (_update, ("patch", "", {"fields": {"source": "inbound"}}), ["deal", "update", "{d}", "--field", "source=inbound"]),
-    "log a call": (_log, ("post", "/activities", {"kind": "call", "summary": "Intro call"}), ["activity", "log", "{d}", "call", "Intro call"]),
-    "lose it": (_lose, ("post", "/close", {"outcome": "lost", "reason": "timing"}), ["deal", "lose", "{d}", "--reason", "timing"]),
-    "give it to west": (_reassign, ("post", "/reassign", {"to_owner": "cyd", "reason": "West account"}), ["deal", "reassign", "{d}", "cyd", "--reason", "West account"]),
-    "override its gate": (_override, ("post", "/moves", {"to": "qualification", "override": True, "reason": "Referral"}), ["deal", "move", "{d}", "qualification", "--override", "--reason", "Referral"]),
-}  # fmt: skip
+Action = tuple[Callable[[UnitOfWork, str, str], Any], tuple[str, str, dict[str, Any]], list[str]]
+ACTIONS: dict[str, Action] = {
+    "update a field": (
+        _update,
+        ("patch", "", {"fields": {"source": "inbound"}}),
+        ["deal", "update", "{d}", "--field", "source=inbound"],
+    ),
+    "log a call": (
+        _log,
+        ("post", "/activities", {"kind": "call", "summary": "Intro call"}),
+        ["activity", "log", "{d}", "call", "Intro call"],
+    ),
+    "lose it": (
+        _lose,
+        ("post", "/close", {"outcome": "lost", "reason": "timing"}),
+        ["deal", "lose", "{d}", "--reason", "timing"],
+    ),
+    "give it to west": (
+        _reassign,
+        ("post", "/reassign", {"to_owner": "cyd", "reason": "West account"}),
+        ["deal", "reassign", "{d}", "cyd", "--reason", "West account"],
+    ),
+    "approve a discount": (
+        _approve,
+        ("post", "/approvals", {"approval": "discount", "note": "15% off"}),
+        ["deal", "approve", "{d}", "discount", "--note", "15% off"],
+    ),
+    "override its gate": (
+        _override,
+        ("post", "/moves", {"to": "qualification", "override": True, "reason": "Referral"}),
+        ["deal", "move", "{d}", "qualification", "--override", "--reason", "Referral"],
+    ),
+}
 
 # (actor, action) -> outcome. ada owns the deal; ben is in her team; cyd and wes are west; max
 # manages east; root is revops and admin.
@@ -64,6 +95,11 @@ TABLE = {
     ("ada", "lose it"): OK,
     ("ada", "give it to west"): FORBIDDEN,  # a rep gives deals to their own team only
     ("ada", "override its gate"): FORBIDDEN,  # overrides are for managers, revops and admins
+    ("ada", "approve a discount"): FORBIDDEN,  # never the deal's own owner
+    ("ben", "approve a discount"): FORBIDDEN,
+    ("max", "approve a discount"): OK,
+    ("wes", "approve a discount"): FORBIDDEN,
+    ("root", "approve a discount"): OK,
     ("ben", "update a field"): FORBIDDEN,
     ("ben", "lose it"): FORBIDDEN,
     ("cyd", "log a call"): FORBIDDEN,
