@@ -6,13 +6,15 @@ from __future__ import annotations
 import csv
 import os
 import shutil
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
 
+from dealflow.analytics.inspection import inspect_deals
+from dealflow.domain import events as ev
 from dealflow.store import tables as t
 from dealflow.store.event_log import rebuild
 from dealflow.store.unit_of_work import UnitOfWork
@@ -235,3 +237,32 @@ def test_wrong_encoding_and_huge_files_are_refused(workspace: Cli, engine: Engin
     assert workspace("import", str(latin), "--format", "sap") == 2
     assert "unknown format 'sap'" in workspace.err
     assert event_total(engine) == events
+
+
+SKIPPING_LOG = """deal_id,stage,timestamp,owner,amount,title,team,source,reason
+S1,Prospecting,2026-01-05,Ann Smith,1000,Skipper,east,web,
+S1,Discovery,2026-01-10,Ann Smith,1200,Skipper,east,web,
+S2,Prospecting,2026-01-05,Ann Smith,1000,Stepper,east,web,
+S2,Qualification,2026-01-10,Ann Smith,1200,Stepper,east,web,
+"""
+
+
+def test_a_move_the_installed_process_forbids_is_marked_reported_and_inspected(
+    workspace: Cli, engine: Engine, tmp_path: Path
+) -> None:
+    path = tmp_path / "log.csv"
+    path.write_text(SKIPPING_LOG, encoding="utf-8")
+    report = workspace.json("import", str(path), "--format", "events", "--process", "standard")
+    flagged = [i for i in report["issues"] if i["code"] == "forbidden_move"]  # type: ignore[index]
+    assert [i["ref"] for i in flagged] == ["S1"]
+    assert "Discovery" in flagged[0]["message"]
+    with engine.connect() as connection:
+        moves = {
+            row.stream: row.data for row in connection.execute(select(t.events).where(t.events.c.type == ev.DEAL_MOVED))
+        }
+        findings = {f.deal_id: {r.code for r in f.reasons} for f in inspect_deals(connection, now=datetime.now(UTC))}
+    assert moves["deal:EV-S1"]["forbidden"] is True
+    assert moves["deal:EV-S1"]["imported"] is True
+    assert "forbidden" not in moves["deal:EV-S2"]
+    assert "forbidden_move" in findings["EV-S1"]
+    assert "forbidden_move" not in findings.get("EV-S2", set())

@@ -17,8 +17,13 @@ Factory = Callable[[], UnitOfWork]
 
 
 def create(factory: Factory, title: str, owner: str = "ada", stage: str = "qualification") -> str:
+    """A deal of ``owner`` opened by the admin in ``stage`` (past the first stage by an override)."""
+    later = stage != "prospecting"
     with factory() as uow:
-        deal = sd.create_deal(uow=uow, actor_id="root", process_key="standard", title=title, owner=owner, stage=stage)
+        deal = sd.create_deal(
+            uow=uow, actor_id="root", process_key="standard", title=title, owner=owner, stage=stage,
+            override=later, reason="Set up in a later stage" if later else None,
+        )  # fmt: skip
     return deal.id
 
 

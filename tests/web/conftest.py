@@ -83,9 +83,14 @@ class Site:
         return UnitOfWork(self.engine, clock=self.clock)
 
     def deal(self, owner: str, title: str = "Acme: 40 seats", **options: Any) -> Deal:
-        """Open a deal for ``owner`` through the use case."""
+        """Open a deal for ``owner`` through the use case; in a later stage than the first, the
+        admin opens it for them by an override."""
+        if options.get("stage") in (None, "prospecting"):
+            actor = owner
+        else:
+            actor, options = "root", {"owner": owner, "override": True, "reason": "Set up in a later stage", **options}
         with self.uow() as uow:
-            return sd.create_deal(uow=uow, actor_id=owner, process_key="standard", title=title, **options)
+            return sd.create_deal(uow=uow, actor_id=actor, process_key="standard", title=title, **options)
 
     def load(self, deal_id: str) -> Deal:
         """A deal as it stands."""

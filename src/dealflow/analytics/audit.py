@@ -232,7 +232,14 @@ def _edges(process: Process, transitions: Transitions, moves: Moves, deals: int)
     for (stage, _), tally in transitions.counts.items():
         leaving[stage] += tally[0]
     edges = [
-        Edge(source=START, target=stage, kind="start", count=count, share=count / deals)
+        Edge(
+            source=START,
+            target=stage,
+            kind="start",
+            count=count,
+            share=count / deals,
+            not_allowed=0 if stage in process.creation_stages else count,
+        )
         for stage, count in sorted(moves.starts.items(), key=lambda item: moves.position(item[0]))
     ]
     ordered = sorted(transitions.counts.items(), key=lambda item: (moves.position(item[0][0]), item[0][1]))

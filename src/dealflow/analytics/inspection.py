@@ -102,6 +102,7 @@ class DealFacts:
     missing_fields: tuple[str, ...] = ()
     amounts_before: tuple[Decimal, ...] = ()  # amounts given before entering the current stage
     amounts_during: tuple[Decimal, ...] = ()  # and since
+    entered_by: str = "gate"  # how it came into its stage (see dealflow.domain.deals.Entry)
 
 
 @dataclass(frozen=True)
@@ -214,6 +215,16 @@ def _handoff(facts: DealFacts, stage: Stage, now: datetime) -> list[Reason]:
     return found
 
 
+def _entry(facts: DealFacts, process: Process, stage: Stage) -> list[Reason]:
+    if facts.entered_by == "override":
+        message = f"Entered {stage.name} by an override of its gate: check the evidence it lacked"
+        return [Reason(code="entered_by_override", message=message, severity="medium")]
+    if facts.entered_by == "forbidden":
+        message = f"Reached {stage.name} by a move {process.name} does not allow (imported history)"
+        return [Reason(code="forbidden_move", message=message, severity="medium")]
+    return []
+
+
 def _label(process: Process, name: str) -> str:
     spec = process.fields.get(name)
     return spec.label if spec and spec.label else name.replace("_", " ").capitalize()
@@ -261,6 +272,7 @@ def assess(
     if stage is None:
         return ()
     reasons = [*_stalled(facts, stage, p80, now), *_next_step(facts, stage, now), *_handoff(facts, stage, now)]
+    reasons += _entry(facts, process, stage)
     if facts.missing_fields and now - facts.stage_entered_at >= required_grace(stage):
         labels = ", ".join(_label(process, name) for name in facts.missing_fields)
         message = f"Required in {stage.name} but not captured: {labels}"
@@ -332,6 +344,7 @@ def _main_query(required: Iterable[str]) -> Select[Any]:
             h.c.completeness.label("handoff_completeness"),
             h.c.due_at.label("handoff_due"),
             h.c.context.label("handoff_context"),
+            d.c.state["entered_by"].as_string().label("entered_by"),
             *has,
         )
         .outerjoin(n, n.c.deal_id == d.c.id)
@@ -401,6 +414,7 @@ def _facts(row: Any, stage: Stage, amounts: tuple[list[Decimal], list[Decimal]])
         missing_fields=tuple(name for name in required if not row._mapping[f"has_{name}"]),
         amounts_before=tuple(amounts[0]),
         amounts_during=tuple(amounts[1]),
+        entered_by=row.entered_by or "gate",
     )
 
 

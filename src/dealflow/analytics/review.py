@@ -25,7 +25,7 @@ from dealflow.services.lookups import load_process
 from dealflow.store import tables as t
 from dealflow.store.event_log import read_events
 
-MoveKind = Literal["forward", "skip", "backward", "returned", "won", "lost", "disqualified"]
+MoveKind = Literal["created", "forward", "skip", "backward", "returned", "won", "lost", "disqualified", "reopened"]
 _CLOSINGS: dict[str, MoveKind] = {ev.DEAL_WON: "won", ev.DEAL_LOST: "lost", ev.DEAL_DISQUALIFIED: "disqualified"}
 _DAY = 86_400.0
 
@@ -183,6 +183,25 @@ def _moved(seq: int, event: Event, deal: Deal, process: Process, history: _Histo
     )
 
 
+def _created_past_gate(seq: int, event: Event, process: Process) -> Move:
+    """A deal created by an override in a stage its process does not create deals in (or whose
+    entry criteria it lacked)."""
+    data = event.data
+    return Move(
+        seq=seq,
+        at=event.at,
+        actor=event.actor,
+        kind="created",
+        from_stage="",
+        from_name="(new)",
+        to_stage=data["stage"],
+        to_name=_name(process, data["stage"]),
+        reason=data.get("reason"),
+        overridden=True,
+        unmet=tuple(data.get("unmet", ())),
+    )
+
+
 def _closed(seq: int, event: Event, deal: Deal, process: Process, history: _History) -> Move:
     kind = _CLOSINGS[event.type]
     outcome = getattr(process.outcomes, kind)
@@ -248,7 +267,9 @@ def _replay(connection: Connection, deal_id: str, process: Process) -> _History:
     history = _History()
     for seq, _version, event in read_events(connection, stream=ev.deal_stream(deal_id)):
         deal = history.deal
-        if event.type == ev.GATE_OVERRIDDEN:
+        if event.type == ev.DEAL_CREATED and event.data.get("override"):
+            history.moves.append(_created_past_gate(seq, event, process))
+        elif event.type == ev.GATE_OVERRIDDEN:
             history.override = event
         elif event.type == ev.DEAL_MOVED and deal is not None:
             history.moves.append(_moved(seq, event, deal, process, history))
@@ -423,6 +444,9 @@ def _move_answer(move: Move) -> AgendaAnswer:
         target = move.to_name or move.kind
         return AgendaAnswer(text=f"{head}: {move.from_name} -> {target}, recorded by an import (no gate was run)")
     match move.kind:
+        case "created":
+            text = f"{head} created it in {move.to_name} past the process's creation rule (override): '{move.reason}'"
+            return AgendaAnswer(text=text, details=tuple(f"[ ] unmet at the time: {u}" for u in move.unmet))
         case "backward":
             return AgendaAnswer(text=f"{head} moved it back from {move.from_name} to {move.to_name}: '{move.reason}'")
         case "returned":

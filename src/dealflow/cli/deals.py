@@ -47,11 +47,14 @@ def create(
     amount: Annotated[str | None, typer.Option(help="Expected amount.")] = None,
     close_date: Annotated[str | None, typer.Option(help="Expected close date, YYYY-MM-DD.")] = None,
     field: FieldOpt = None,
+    stage: Annotated[str | None, typer.Option(help="Stage to start in (default: the first).")] = None,
+    override: Annotated[bool, typer.Option("--override", help="Start outside the creation stages.")] = False,
+    reason: Annotated[str | None, typer.Option(help="Why (required with --override).")] = None,
     db: DbOption = None,
     as_user: AsOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Open a deal in the first stage of a process."""
+    """Open a deal in a stage its process creates deals in (the first by default)."""
     fields: dict[str, Any] = pairs(field or [], field="--field")
     if amount is not None:
         fields["amount"] = amount
@@ -60,8 +63,9 @@ def create(
     with workspace(db) as uow:
         actor = resolve_actor(uow, as_user)
         deal = sd.create_deal(
-            uow=uow, actor_id=actor, process_key=process, title=title, owner=owner, account_id=account, fields=fields
-        )
+            uow=uow, actor_id=actor, process_key=process, title=title, owner=owner, account_id=account,
+            stage=stage, fields=fields, override=override, reason=reason,
+        )  # fmt: skip
     if as_json:
         print_json(deal.model_dump(mode="json"))
         return

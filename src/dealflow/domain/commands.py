@@ -9,7 +9,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class CreateDeal:
-    """Open a new deal in the first stage of a process (or a named stage)."""
+    """Open a new deal in the first stage of a process (or a named stage); ``override`` asks to
+    start it where the process does not create deals, with ``reason``."""
 
     deal_id: str
     title: str
@@ -17,6 +18,8 @@ class CreateDeal:
     account_id: str | None = None
     stage: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
+    override: bool = False
+    reason: str | None = None
 
 
 @dataclass(frozen=True)

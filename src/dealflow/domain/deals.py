@@ -12,6 +12,9 @@ from dealflow.domain import events as ev
 from dealflow.domain.events import Event
 
 Status = Literal["open", "won", "lost", "disqualified"]
+# How the deal came into its current stage: through its gate (or a move that needs none), by an
+# override of the gate, or, in imported history, by a move the process does not allow.
+Entry = Literal["gate", "override", "forbidden"]
 
 
 class _State(BaseModel):
@@ -88,6 +91,7 @@ class Deal(_State):
     approvals: dict[str, Evidence] = {}
     documents: dict[str, Evidence] = {}
     handoff: PendingHandoff | None = None
+    entered_by: Entry = "gate"
     close_date_pushes: int = 0
     version: int = 0
 
@@ -113,6 +117,13 @@ def _evidence(event: Event, value: Any) -> Evidence:
     return Evidence(value=value, by=event.actor, at=event.at)
 
 
+def entered_by(data: dict[str, Any]) -> Entry:
+    """How the creation or move whose payload is ``data`` brought the deal into its stage."""
+    if data.get("override"):
+        return "override"
+    return "forbidden" if data.get("forbidden") else "gate"
+
+
 def _created(event: Event) -> Deal:
     data = event.data
     fields = {k: _evidence(event, v) for k, v in data.get("fields", {}).items() if v is not None}
@@ -127,6 +138,7 @@ def _created(event: Event) -> Deal:
         created_at=event.at,
         stage_entered_at=event.at,
         fields=fields,
+        entered_by=entered_by(data),
         version=1,
     )
 
@@ -156,7 +168,7 @@ def _qualified(deal: Deal, event: Event) -> dict[str, Any]:
 
 
 def _moved(deal: Deal, event: Event) -> dict[str, Any]:
-    return {"stage": event.data["to"], "stage_entered_at": event.at}
+    return {"stage": event.data["to"], "stage_entered_at": event.at, "entered_by": entered_by(event.data)}
 
 
 def _handoff_created(deal: Deal, event: Event) -> dict[str, Any]:
@@ -174,7 +186,7 @@ def _handoff_created(deal: Deal, event: Event) -> dict[str, Any]:
 
 def _handoff_returned(deal: Deal, event: Event) -> dict[str, Any]:
     assert deal.handoff is not None
-    return {"handoff": None, "stage": deal.handoff.from_stage, "stage_entered_at": event.at}
+    return {"handoff": None, "stage": deal.handoff.from_stage, "stage_entered_at": event.at, "entered_by": "gate"}
 
 
 def _closed(status: Status, event: Event) -> dict[str, Any]:

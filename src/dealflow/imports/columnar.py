@@ -143,6 +143,14 @@ def _looked_up(column: pl.Expr | str, mapping: dict[str, str]) -> pl.Expr:
     return column.replace_strict(mapping, default=None, return_dtype=pl.String)
 
 
+def _forbidden(target: Target) -> pl.Expr:
+    """Whether the move into each stage entry (from the entry before it) is one ``target`` forbids."""
+    keys = list(target.positions)
+    pairs = [f"{a}|{b}" for a in keys for b in keys if a != b and target.forbids(a, b)]
+    moved = _C("prev_key").is_not_null() & (_C("key") != _C("prev_key"))
+    return moved & pl.concat_str(_C("prev_key"), pl.lit("|"), _C("key")).is_in(pairs)
+
+
 def _text(*parts: pl.Expr | str) -> pl.Expr:
     """Literal strings and expressions joined into one text."""
     return pl.concat_str([pl.lit(part) if isinstance(part, str) else part for part in parts])
@@ -269,8 +277,12 @@ class _Teller:
             key=_looked_up("stage", target.stages),
             amount=_looked_up("amount_value", self.amounts),
         ).with_columns(position=_C("key").replace_strict(target.positions, default=None, return_dtype=pl.Int64))
+        refused = _C("key").is_null() | (_C("amount_value").is_not_null() & _C("amount").is_null())
+        if target.checked:  # a move the installed process forbids is told (and reported) by the general path
+            entries = entries.sort("deal", "j").with_columns(prev_key=_C("key").shift(1).over("deal"))
+            refused = refused | _forbidden(target)
         facts = entries.group_by("deal").agg(
-            refused=(_C("key").is_null() | (_C("amount_value").is_not_null() & _C("amount").is_null())).any(),
+            refused=refused.any(),
             first_at=_C("at").first(),
             last_at=_C("at").last(),
             first_amount=_C("amount").first(),
@@ -447,7 +459,8 @@ class _Teller:
             pl.when(closed).then(_text('"', _json_time(_C("closed_at")), '"')).otherwise(pl.lit("null")),
             ', "outcome_reason": ', pl.when(closed).then(_C("reason_json")).otherwise(pl.lit("null")),
             ', "fields": {', fields, '}, "activities": [], "contacts": [], "next_step": null, "qualification": {}, '
-            '"approvals": {}, "documents": {}, "handoff": null, "close_date_pushes": 0, "version": ',
+            '"approvals": {}, "documents": {}, "handoff": null, "entered_by": "gate", "close_date_pushes": 0, '
+            '"version": ',
             _C("events").cast(pl.String), "}",
         )  # fmt: skip
 

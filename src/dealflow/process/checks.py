@@ -167,6 +167,15 @@ def _criteria(process: Process) -> Iterator[Problem]:
 
 
 def _moves(process: Process) -> Iterator[Problem]:
+    for i, key in enumerate(process.moves.create_in):
+        stage = process.stage(key)
+        if stage is None:
+            yield Problem(("moves", "create_in", i), f"unknown stage '{key}'")
+        elif stage.post_sale:
+            yield Problem(
+                ("moves", "create_in", i),
+                f"'{key}' is a post-sale stage: deals enter it by being won, not by being created there",
+            )
     for i, skip in enumerate(process.moves.skips):
         source, target = process.stage(skip.from_), process.stage(skip.to)
         if source is None:

@@ -72,8 +72,12 @@ class Skip(_Model):
 
 
 class Moves(_Model):
-    """Which moves the process allows besides one stage forward."""
+    """Which moves the process allows besides one stage forward, and where a deal may start.
 
+    ``create_in``: the sales stages a new deal may be created in (none listed: the first stage);
+    creating one anywhere else is an override."""
+
+    create_in: tuple[Key, ...] = ()
     skips: tuple[Skip, ...] = ()
     backward: Literal["with_reason", "never"] = "with_reason"
 
@@ -236,6 +240,11 @@ class Process(_Model):
     def sales_stages(self) -> tuple[Stage, ...]:
         """The stages before the deal is won (post-sale stages excluded)."""
         return tuple(s for s in self.stages if not s.post_sale)
+
+    @property
+    def creation_stages(self) -> tuple[str, ...]:
+        """The stages a new deal may be created in without an override (by default the first)."""
+        return self.moves.create_in or (self.stages[0].key,)
 
     @property
     def won_from(self) -> tuple[str, ...]:

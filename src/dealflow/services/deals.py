@@ -62,9 +62,12 @@ def create_deal(
     account_id: str | None = None,
     stage: str | None = None,
     fields: dict[str, Any] | None = None,
+    override: bool = False,
+    reason: str | None = None,
 ) -> Deal:
     """Open a new deal in a process (the workspace's default one when None), owned by ``owner``
-    (the actor by default)."""
+    (the actor by default), in a stage the process creates deals in (or past that rule, by an
+    override with a reason)."""
     connection = uow.connection
     actor = load_actor(connection, user_id=actor_id)
     owner_id = load_actor(connection, user_id=owner).id if owner else actor.id
@@ -74,7 +77,14 @@ def create_deal(
     process = named_or_default_process(connection, process_key)
     deal_id = f"D-{queries.next_deal_number(connection)}"
     command = cmds.CreateDeal(
-        deal_id=deal_id, title=title, owner=owner_id, account_id=account_id, stage=stage, fields=fields or {}
+        deal_id=deal_id,
+        title=title,
+        owner=owner_id,
+        account_id=account_id,
+        stage=stage,
+        fields=fields or {},
+        override=override,
+        reason=reason,
     )
     decision = decide_create(command, process=process, actor=actor, now=uow.clock())
     if isinstance(decision, Refusal):

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from dealflow.domain import events as ev
+from dealflow.domain.deals import entered_by
 from dealflow.domain.events import Event
 from dealflow.store.bulk import Storage
 from dealflow.store.projections import deal_number
@@ -105,7 +106,7 @@ def new_deal_rows(deal: NewDeal, seqs: Sequence[int], storage: Storage) -> NewDe
     stamp, to_json = storage.stamp, storage.json
     deal_id = ev.stream_id(stream)
     process, owner, stage, status = created["process"], created["owner"], created["stage"], "open"
-    entered, entered_stamp = at, stamp(at)
+    entered, entered_stamp, entry = at, stamp(at), entered_by(created)
     created_stamp, closed_at, closed_stamp, reason, pushes = entered_stamp, None, None, None, 0
     created_json = json_time(at)
     fields: dict[str, dict[str, Any]] = {}
@@ -134,7 +135,7 @@ def new_deal_rows(deal: NewDeal, seqs: Sequence[int], storage: Storage) -> NewDe
         was_open, was_stage, was_entered, was_stamp = status == "open", stage, entered, entered_stamp
         ends = was_open or closed_at is None or entered >= closed_at
         if kind == ev.DEAL_MOVED:
-            stage, entered, entered_stamp = data["to"], at, at_stamp
+            stage, entered, entered_stamp, entry = data["to"], at, at_stamp, entered_by(data)
         else:
             status, closed_at, closed_stamp, reason = _CLOSED[kind], at, at_stamp, data["reason"]
         if ends and ((was_open and status != "open") or stage != was_stage or entered != was_entered):
@@ -174,6 +175,7 @@ def new_deal_rows(deal: NewDeal, seqs: Sequence[int], storage: Storage) -> NewDe
         "approvals": {},
         "documents": {},
         "handoff": None,
+        "entered_by": entry,
         "close_date_pushes": pushes,
         "version": len(steps),
     }

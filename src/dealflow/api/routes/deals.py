@@ -65,12 +65,14 @@ def list_deals(
 
 @router.post("", status_code=201, response_model=DealPublic)
 def create_deal(body: DealCreate, write: WriterDep) -> Response:
-    """Open a deal in the first stage of a process (yours, or for someone you may assign deals to)."""
+    """Open a deal in a stage its process creates deals in (the first by default), yours or for
+    someone you may assign deals to; elsewhere only by an override with a reason."""
 
     def act(uow: UnitOfWork) -> DealPublic:
         deal = sd.create_deal(
             uow=uow, actor_id=write.actor.id, process_key=body.process, title=body.title, owner=body.owner,
-            account_id=body.account_id, stage=body.stage, fields=body.all_fields(),
+            account_id=body.account_id, stage=body.stage, fields=body.all_fields(), override=body.override,
+            reason=body.reason,
         )  # fmt: skip
         return DealPublic.of(deal)
 

@@ -21,7 +21,11 @@ class DealCreate(Body):
     process: Key | None = Field(None, description="Process key (default: the workspace's default process).")
     owner: Id | None = Field(None, description="Owner's user id (default: you).")
     account_id: Id | None = None
-    stage: Key | None = None
+    stage: Key | None = Field(
+        None, description="Stage to start in (default: the first); outside the process's creation stages, an override."
+    )
+    override: bool = Field(False, description="Start outside the creation stages (the override roles only).")
+    reason: Text | None = Field(None, description="Why the deal starts there: required with an override.")
     amount: Decimal | None = Field(None, ge=0)
     close_date: date | None = None
     fields: Fields = Field(default_factory=dict)
