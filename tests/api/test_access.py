@@ -25,6 +25,7 @@ ROUTES: tuple[tuple[str, str, dict[str, Any] | None], ...] = (
     ("POST", "/deals/{deal_id}/moves", {"to": "qualification", "override": True, "reason": "Referral"}),
     ("POST", "/deals/{deal_id}/close", {"outcome": "lost", "reason": "timing"}),
     ("POST", "/deals/{deal_id}/reassign", {"to_owner": "cyd"}),
+    ("POST", "/deals/{deal_id}/reopen", {"reason": "Closed by mistake"}),
     ("GET", "/deals/{deal_id}/activities", None),
     ("POST", "/deals/{deal_id}/activities", {"kind": "call", "summary": "Intro"}),
     ("GET", "/deals/{deal_id}/next-step", None),

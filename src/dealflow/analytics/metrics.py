@@ -26,7 +26,7 @@ from dealflow.analytics.funnel import StageConversion, funnel_of, measure_funnel
 from dealflow.analytics.handoff_quality import HandoffQuality, measure_handoffs
 from dealflow.analytics.journeys import read_journeys
 from dealflow.analytics.next_steps import NextStepCompliance, measure_next_steps
-from dealflow.analytics.outcomes import Outcomes, measure_outcomes
+from dealflow.analytics.outcomes import Outcomes, measure_outcomes, measure_reopened
 from dealflow.analytics.periods import Period
 from dealflow.analytics.scope import DIMENSIONS, Scope
 from dealflow.analytics.stays import Moves, StageTime, measure_stays, no_stays
@@ -42,6 +42,7 @@ TIME_IN_STAGE_BASIS = "finished stays only (stage_visits); the stay a deal is in
 class MetricSet(Outcomes):
     """Every metric of one scope (the whole run, or one slice of it)."""
 
+    deals_reopened: int = 0
     stage_conversion: tuple[StageConversion, ...] = ()
     time_in_stage: tuple[StageTime, ...] = ()
     sla_breaches: int = 0
@@ -161,6 +162,7 @@ def _measure(connection: Connection, scope: Scope, target: Decimal | None) -> di
     handoffs = measure_handoffs(connection, scope)
     next_steps = measure_next_steps(connection, scope)
     follow_up = measure_follow_up(connection, scope, journeys=journeys)
+    reopened = measure_reopened(connection, scope)
     keys = set(outcomes) | set(funnels) | set(stays) | set(handoffs) | set(next_steps) | set(follow_up)
     found = {}
     for k in keys:
@@ -168,6 +170,7 @@ def _measure(connection: Connection, scope: Scope, target: Decimal | None) -> di
         base = outcomes.get(k) or Outcomes(pipeline_coverage=0.0 if target is not None else None)
         found[k] = MetricSet(
             **base.model_dump(),
+            deals_reopened=reopened.get(k, 0),
             stage_conversion=funnels.get(k) or funnel_of(scope, {}),
             time_in_stage=figures.time_in_stage,
             sla_breaches=figures.sla_breaches,

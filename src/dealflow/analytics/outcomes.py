@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import ColumnElement, Connection, case, func, select
+from sqlalchemy import ColumnElement, Connection, case, distinct, func, select
 
 from dealflow.analytics.journeys import Journey, deals_by_status, read_journeys
 from dealflow.analytics.percentiles import elapsed_seconds, interval_seconds, percentiles, ranked
@@ -121,6 +121,20 @@ def measure_outcomes(
             target=target,
         )
     return found
+
+
+def measure_reopened(connection: Connection, scope: Scope) -> dict[Any, int]:
+    """How many deals of each slice were reopened in the period (all time without one): a reopened
+    deal stays one deal, counted once however often it was reopened."""
+    d, r = t.deals, t.reopenings
+    source, conditions, key = scope.frame(d, deal_rows(scope))
+    query = (
+        select(key.label("k"), func.count(distinct(r.c.deal_id)))
+        .select_from(source.join(r, r.c.deal_id == d.c.id))
+        .where(d.c.process == scope.process.key, scope.within(r.c.at), *conditions)
+        .group_by(*scope.groups(key))
+    )
+    return {k: int(n) for k, n in connection.execute(query)}
 
 
 def _whole(connection: Connection, scope: Scope, target: Decimal | None, journeys: list[Journey]) -> Outcomes:

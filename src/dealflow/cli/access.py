@@ -1,4 +1,4 @@
-"""``dealflow serve``, ``user password`` and ``token``: how people and scripts get into a workspace."""
+"""``dealflow serve``, ``policy``, ``user password`` and ``token``: who gets into a workspace and may do what."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from dealflow.cli.context import (
     workspace,
 )
 from dealflow.cli.workspace import users_app
+from dealflow.domain.access import POLICY_ACTORS, policy_table
 from dealflow.errors import InvalidInput
 from dealflow.process.durations import parse_duration
 from dealflow.services import auth, tokens
@@ -174,8 +175,23 @@ def revoke_token(
     console().print(f"revoked {revoked.id} ({revoked.name})")
 
 
+def policy_markdown() -> str:
+    """Who may do what to a deal, as the README's table (from :func:`dealflow.domain.access.policy_table`)."""
+    heads = [name for name, _ in POLICY_ACTORS]
+    lines = ["| action | " + " | ".join(heads) + " |", "|---|" + "---|" * len(heads)]
+    for action, allowed in policy_table():
+        lines.append(f"| {action} | " + " | ".join("yes" if ok else "no" for ok in allowed) + " |")
+    return "\n".join(lines)
+
+
+def policy() -> None:
+    """Who may do what to a deal: the permission table every path (web, API, command line) applies."""
+    typer.echo(policy_markdown())
+
+
 def register(app: typer.Typer) -> None:
-    """Attach ``serve``, ``user password`` and ``token`` to the root command."""
+    """Attach ``serve``, ``policy``, ``user password`` and ``token`` to the root command."""
     app.command("serve")(serve)
+    app.command("policy")(policy)
     users_app.command("password")(set_password)
     app.add_typer(token_app, name="token")

@@ -233,6 +233,22 @@ def disqualify(
     _close("disqualified", deal_id, reason, field, db, as_user)
 
 
+@app.command("reopen")
+def reopen(
+    deal_id: DealArg,
+    reason: Annotated[str, typer.Option(help="Why the deal is open again (required).")],
+    stage: Annotated[str | None, typer.Option(help="Sales stage to reopen in (default: where it closed).")] = None,
+    db: DbOption = None,
+    as_user: AsOption = None,
+) -> None:
+    """Open a won, lost or disqualified deal again (a manager, revops or admin)."""
+    with workspace(db) as uow:
+        deal = sd.reopen_deal(
+            uow=uow, actor_id=resolve_actor(uow, as_user), deal_id=deal_id, reason=reason, stage=stage
+        )
+    console().print(f"{deal.id} reopened in {deal.stage}")
+
+
 @app.command("reassign")
 def reassign(
     deal_id: DealArg,

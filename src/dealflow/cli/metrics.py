@@ -120,7 +120,14 @@ def _summary(out: Console, m: MetricSet, target: Decimal | None) -> None:
         ("win rate", _pct(m.win_rate), "velocity / day", _money(m.sales_velocity_per_day)),
     ]
     coverage = "-" if m.pipeline_coverage is None else f"{m.pipeline_coverage:.2f}x of {_money(target)}"
-    rows.append(("", "", "pipeline coverage", coverage if target is not None else "- (give --target)"))
+    rows.append(
+        (
+            "reopened",
+            str(m.deals_reopened),
+            "pipeline coverage",
+            coverage if target is not None else "- (give --target)",
+        )
+    )
     for row in rows:
         table.add_row(*row)
     out.print(table)

@@ -1,7 +1,8 @@
-"""``dealflow process``: list, show, validate and install process files; list templates."""
+"""``dealflow process``: list, show, validate and install process files, migrate deals; list templates."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,8 @@ from dealflow.process.loading import load_process_file, load_template, template_
 from dealflow.process.models import Process
 from dealflow.services import workspace as ws
 from dealflow.services.lookups import default_process_key, load_process
+from dealflow.services.migration import migrate as migrate_deals
+from dealflow.services.migration import parse_mapping
 from dealflow.store import queries
 
 app = typer.Typer(help="Process files: stages, exit evidence, owners and service levels.", no_args_is_help=True)
@@ -148,3 +151,44 @@ def install(
         actor = resolve_actor(uow, as_user)
         ws.install_process(uow=uow, source=source, name=file.name, actor_id=actor)
     console().print(f"installed {process.ref}")
+
+
+@app.command("migrate")
+def migrate(
+    key: Annotated[str, typer.Argument(help="The process whose running deals move.")],
+    to: Annotated[int, typer.Option("--to", help="The installed version to move them to.", min=1)],
+    map_: Annotated[
+        list[str] | None, typer.Option("--map", help="OLD=NEW: where deals in a stage the new version lacks go.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would happen; change nothing.")] = False,
+    db: DbOption = None,
+    as_user: AsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Move the running deals of a process onto a newer version: each keeps its stage (or the one
+    --map names), and the new version's gate out of it is judged and reported (revops or admin)."""
+    mapping = parse_mapping(map_ or [])
+    with workspace(db) as uow:
+        actor = resolve_actor(uow, as_user)
+        report = migrate_deals(uow=uow, actor_id=actor, key=key, to_version=to, mapping=mapping, dry_run=dry_run)
+    if as_json:
+        print_json(
+            {
+                "process": report.process,
+                "to_version": report.to_version,
+                "dry_run": report.dry_run,
+                "migrated": report.migrated,
+                "gate_unmet": report.gate_unmet,
+                "deals": [asdict(d) for d in report.deals],
+            }
+        )
+        return
+    out = console()
+    table = Table("deal", "from", "to", "gate out of it now", title=f"{key} to version {to}")
+    for d in report.deals:
+        moved = f"v{report.to_version} {d.to_stage}" if d.skipped is None else f"stays: {d.skipped}"
+        gate = "-" if d.skipped else ("passes" if not d.exit_unmet else "; ".join(d.exit_unmet))
+        table.add_row(d.deal_id, f"v{d.from_version} {d.from_stage}", moved, gate)
+    out.print(table)
+    verb = "would move" if dry_run else "moved"
+    out.print(f"{verb} {report.migrated} deal(s) to {key}@{to}; {report.gate_unmet} of them do not pass their gate yet")

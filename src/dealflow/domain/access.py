@@ -8,15 +8,18 @@ returns None when allowed, or the reason for refusing in words the user can act 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from dealflow.domain.decisions import Actor
-from dealflow.process.models import Approval
+from dealflow.process.models import Approval, Overrides
 
 # Roles that see and change every deal, and change processes and users.
 WORKSPACE_ROLES = ("revops", "admin")
 TEAM_ROLES = ("manager",)
+# Roles that settle others' handoffs, reassign others' deals and reopen closed ones.
+SUPERVISOR_ROLES = (*TEAM_ROLES, *WORKSPACE_ROLES)
 
 Reach = Literal["all", "team", "own"]
 
@@ -117,6 +120,26 @@ def approval_counts(approver: str, rule: Approval, *, owner: str) -> bool:
     return rule.owner_may_approve or approver != owner
 
 
+def _yours(actor: Actor) -> str:
+    return " and ".join(r.replace("_", " ") for r in actor.roles) or "without a role"
+
+
+def may_override(actor: Actor, roles: tuple[str, ...], what: str) -> str | None:
+    """None when the actor holds one of the ``roles`` a process names for passing a rule (a gate, the
+    stages a deal may start in, a lead's conversion gate), else why not."""
+    if actor.holds(*roles):
+        return None
+    return f"only a {_either(roles)} may {what} (you are {_yours(actor)})"
+
+
+def may_supervise(actor: Actor, what: str) -> str | None:
+    """None when the actor is a manager, revops or admin (who reopen deals and settle or give on
+    others' work), else why not."""
+    if actor.holds(*SUPERVISOR_ROLES):
+        return None
+    return f"only a {_either(SUPERVISOR_ROLES)} may {what} (you are {_yours(actor)})"
+
+
 def may_administer(actor: Actor, what: str) -> str | None:
     """None when the actor may change processes and users, else why not."""
     if actor.holds(*WORKSPACE_ROLES):
@@ -137,3 +160,69 @@ def report_filters(actor: Actor, *, owner: str | None, team: str | None) -> tupl
     if owner is not None and owner != scope.user:
         return f"you see reports on your own deals only, not on {owner}'s"
     return scope.user, team
+
+
+# --- The policy as a table --------------------------------------------------------------------
+# Who may do what to a deal of ada, an east rep, worked out by the checks above (never written by
+# hand): the README's table of permissions is this table, and `dealflow policy` prints it.
+
+Check = Callable[[Actor], str | None]
+_OWNER, _PEER, _OTHER_TEAM = "ada", "bea", "cyd"
+_DEAL = Ownership(record="D-1", owner=_OWNER, owner_team="east")
+POLICY_ACTORS: tuple[tuple[str, Actor], ...] = (
+    ("its owner, a rep", Actor(_OWNER, ("ae",), "east")),
+    ("a rep of its team", Actor(_PEER, ("ae",), "east")),
+    ("the team's manager", Actor("max", ("manager",), "east")),
+    ("a manager of another team", Actor("wes", ("manager",), "west")),
+    ("revops or admin", Actor("root", ("revops", "admin"))),
+)
+
+
+def _first(*checks: str | None) -> str | None:
+    return next((c for c in checks if c is not None), None)
+
+
+def _change(actor: Actor) -> str | None:
+    return may_change(actor, _DEAL)
+
+
+def _give(team: str, to: str) -> Check:
+    def check(actor: Actor) -> str | None:
+        owner_or_supervisor = None if actor.id == _OWNER else may_supervise(actor, "give away others' deals")
+        return _first(_change(actor), owner_or_supervisor, may_assign(actor, owner=to, owner_team=team))
+
+    return check
+
+
+def _override(actor: Actor) -> str | None:
+    return _first(_change(actor), may_override(actor, Overrides().roles, "override"))
+
+
+def _approve(actor: Actor) -> str | None:
+    return _first(_change(actor), may_approve(actor, "discount", Approval(), owner=_OWNER))
+
+
+def _settle(actor: Actor) -> str | None:
+    return _first(may_see(actor, _DEAL), may_supervise(actor, "settle"))
+
+
+def _reopen(actor: Actor) -> str | None:
+    return _first(_change(actor), may_supervise(actor, "reopen"))
+
+
+POLICY: tuple[tuple[str, Check], ...] = (
+    ("See the deal", lambda actor: may_see(actor, _DEAL)),
+    ("Change it: fields, activities, contacts, next step, moves through its gates, win, lose", _change),
+    ("Give it to someone of its team", _give("east", _PEER)),
+    ("Give it to someone of another team", _give("west", _OTHER_TEAM)),
+    ("Override a gate; create a deal outside the stages its process starts deals in", _override),
+    ("Approve a discount on it (any approval kind the process file does not restrict)", _approve),
+    ("Settle a handoff of it sent to someone else", _settle),
+    ("Reopen it once won, lost or disqualified", _reopen),
+    ("Install processes, migrate deals, import history, add and change users", lambda a: may_administer(a, "do it")),
+)
+
+
+def policy_table() -> list[tuple[str, list[bool]]]:
+    """Each action of :data:`POLICY` and, for each of :data:`POLICY_ACTORS` in order, whether they may."""
+    return [(action, [check(actor) is None for _, actor in POLICY_ACTORS]) for action, check in POLICY]

@@ -107,6 +107,15 @@ class CloseDeal:
 
 
 @dataclass(frozen=True)
+class ReopenDeal:
+    """Open a won, lost or disqualified deal again, saying why; in ``stage`` (default: the stage
+    it was closed in, or for a won deal gone on to a post-sale stage, the last it could be won from)."""
+
+    reason: str
+    stage: str | None = None
+
+
+@dataclass(frozen=True)
 class ReassignDeal:
     """Give the deal to another owner."""
 

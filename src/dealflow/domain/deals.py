@@ -189,6 +189,13 @@ def _handoff_returned(deal: Deal, event: Event) -> dict[str, Any]:
     return {"handoff": None, "stage": deal.handoff.from_stage, "stage_entered_at": event.at, "entered_by": "gate"}
 
 
+def _migrated(deal: Deal, event: Event) -> dict[str, Any]:
+    """Onto the new version; a deal whose stage is mapped onto another starts a stay there."""
+    to_stage = event.data["to_stage"]
+    moved = {"stage": to_stage, "stage_entered_at": event.at} if to_stage != deal.stage else {}
+    return {"process_version": event.data["to_version"], **moved}
+
+
 def _closed(status: Status, event: Event) -> dict[str, Any]:
     return {"status": status, "closed_at": event.at, "outcome_reason": event.data["reason"]}
 
@@ -238,6 +245,11 @@ def _changes(deal: Deal, event: Event) -> dict[str, Any]:
             return _closed("lost", event)
         case ev.DEAL_DISQUALIFIED:
             return _closed("disqualified", event)
+        case ev.DEAL_MIGRATED:
+            return _migrated(deal, event)
+        case ev.DEAL_REOPENED:
+            reopened = {"status": "open", "closed_at": None, "outcome_reason": None, "entered_by": "gate"}
+            return {**reopened, "stage": data["stage"], "stage_entered_at": event.at}
         case _:
             return {}
 

@@ -34,6 +34,10 @@ DEAL_REASSIGNED = "DealReassigned"
 DEAL_WON = "DealWon"
 DEAL_LOST = "DealLost"
 DEAL_DISQUALIFIED = "DealDisqualified"
+# A closed deal (won, lost or disqualified) open again: {from_status, stage, reason}.
+DEAL_REOPENED = "DealReopened"
+# A running deal moved onto a newer version of its process: {from_version, to_version, from_stage, to_stage}.
+DEAL_MIGRATED = "DealMigrated"
 LEAD_CREATED = "LeadCreated"
 LEAD_DISQUALIFIED = "LeadDisqualified"
 LEAD_CONVERTED = "LeadConverted"
@@ -53,7 +57,16 @@ SLA_BREACHED = "SlaBreached"
 
 # Deal events that change nothing outside the deal's own row (and its stage stays).
 DEAL_STATE_ONLY = frozenset(
-    {DEAL_CREATED, FIELDS_UPDATED, DEAL_MOVED, DEAL_WON, DEAL_LOST, DEAL_DISQUALIFIED, DEAL_REASSIGNED}
+    {
+        DEAL_CREATED,
+        FIELDS_UPDATED,
+        DEAL_MOVED,
+        DEAL_WON,
+        DEAL_LOST,
+        DEAL_DISQUALIFIED,
+        DEAL_REASSIGNED,
+        DEAL_MIGRATED,
+    }
 )
 
 

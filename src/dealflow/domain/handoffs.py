@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from dealflow.domain import events as ev
+from dealflow.domain.access import SUPERVISOR_ROLES
 from dealflow.domain.deals import Deal
 from dealflow.domain.decisions import Actor, Decision, Refusal, event
 from dealflow.process.models import Process, Stage
 
 # Roles that may act on any handoff, besides its receiver.
-SUPERVISOR_ROLES = ("manager", "revops", "admin")
 
 
 def _context_value(deal: Deal, item: str) -> Any:

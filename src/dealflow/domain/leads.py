@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from dealflow.domain import events as ev
+from dealflow.domain.access import may_override
 from dealflow.domain.decisions import Actor, Decision, Refusal, event
 from dealflow.domain.gates import GateResult, evaluate_criteria
 from dealflow.domain.lead_state import LeadState
@@ -143,11 +144,8 @@ def convert_lead(
             count = f"{len(unmet)} criteria unmet" if len(unmet) > 1 else "1 criterion unmet"
             return Refusal(f"lead {lead.id} cannot become a deal yet: {count}", tuple(unmet), kind="gate")
         roles = process.leads.conversion.override_roles or process.overrides.roles
-        if not actor.holds(*roles):
-            mine = ", ".join(actor.roles) or "no role"
-            return Refusal(
-                f"only {', '.join(roles)} may override the conversion gate (you are {mine})", kind="forbidden"
-            )
+        if refused := may_override(actor, roles, "override the conversion gate"):
+            return Refusal(refused, kind="forbidden")
         written = (reason or "").strip()
         if not written:
             return Refusal("an override needs a written reason", ("Give the reason for the override",))

@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from dealflow.domain import events as ev
+from dealflow.domain.access import SUPERVISOR_ROLES, may_override
 from dealflow.domain.commands import CreateDeal, ReassignDeal
 from dealflow.domain.deals import Deal, evolve
 from dealflow.domain.decisions import Actor, Decision, Refusal, event
 from dealflow.domain.fields import parse_field, parse_fields
 from dealflow.domain.gates import Unmet, evaluate_criteria, required_fields
-from dealflow.domain.handoffs import SUPERVISOR_ROLES
 from dealflow.process.models import Process, Stage
 
 
@@ -39,13 +39,8 @@ def _creation_override(
         head = f"a deal cannot start in {stage.name}" + (f": {where}" if where else "")
         reasons = unmet if unmet else (f"Create it in {allowed}, or override with a reason",)
         return Refusal(head, reasons, kind="gate")
-    if not actor.holds(*process.overrides.roles):
-        roles, yours = " or ".join(process.overrides.roles), " and ".join(actor.roles) or "without a role"
-        return Refusal(
-            f"only a {roles} may create a deal in {stage.name} (you are {yours})",
-            (f"Create it in {allowed}",),
-            kind="forbidden",
-        )
+    if refused := may_override(actor, process.overrides.roles, f"create a deal in {stage.name}"):
+        return Refusal(refused, (f"Create it in {allowed}",), kind="forbidden")
     if not (cmd.reason or "").strip():
         return Refusal("an override needs a written reason", ("Say why the deal starts in " + stage.name,))
     return None

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Literal
 
 from dealflow.domain import events as ev
+from dealflow.domain.access import may_override
 from dealflow.domain.commands import MoveDeal
 from dealflow.domain.deals import Deal
 from dealflow.domain.decisions import Actor, Decision, Refusal, event
@@ -59,9 +60,8 @@ def _override(process: Process, cmd: MoveDeal, actor: Actor, unmet: list[str]) -
     if not cmd.override:
         count = f"{len(unmet)} criteria unmet" if len(unmet) > 1 else "1 criterion unmet"
         return Refusal(f"cannot move to {cmd.to}: {count}", tuple(unmet), kind="gate")
-    if not actor.holds(*process.overrides.roles):
-        roles = ", ".join(process.overrides.roles)
-        return Refusal(f"only {roles} may override a gate (you are {', '.join(actor.roles)})", kind="forbidden")
+    if refused := may_override(actor, process.overrides.roles, "override a gate"):
+        return Refusal(refused, kind="forbidden")
     if not (cmd.reason or "").strip():
         return Refusal("an override needs a written reason", ("Give the reason for the override",))
     return None

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from dealflow.domain import events as ev
-from dealflow.domain.commands import CloseDeal
+from dealflow.domain.access import may_supervise
+from dealflow.domain.commands import CloseDeal, ReopenDeal
 from dealflow.domain.deals import Deal, evolve
 from dealflow.domain.decisions import Actor, Decision, Refusal, event
 from dealflow.domain.fields import parse_fields
@@ -87,3 +88,27 @@ def _into_post_sale(deal: Deal, cmd: CloseDeal, *, process: Process, actor: Acto
     if isinstance(handoff, Refusal):
         return handoff
     return [moved, *handoff]
+
+
+def reopen_deal(deal: Deal, cmd: ReopenDeal, *, process: Process, actor: Actor, now: datetime) -> Decision:
+    """The event of opening a closed deal again: a manager's call (revops and admins too), with a
+    reason; it goes back to the stage it was closed in unless ``cmd.stage`` names a sales stage."""
+    if deal.status == "open":
+        return Refusal("the deal is open: only a won, lost or disqualified deal can be reopened")
+    if refused := may_supervise(actor, "reopen a deal"):
+        return Refusal(refused, kind="forbidden")
+    if deal.handoff is not None:
+        return Refusal(
+            f"handoff {deal.handoff.id} to {deal.handoff.to_owner} awaits acceptance",
+            ("The receiver sends it back (or accepts it) before the deal is reopened",),
+        )
+    if not cmd.reason.strip():
+        return Refusal("say why the deal is reopened", ("Give the reason for reopening",))
+    here = process.stage(deal.stage)
+    stage = cmd.stage or (deal.stage if here is not None and not here.post_sale else process.won_from[-1])
+    target = process.stage(stage)
+    if target is None or target.post_sale:
+        stages = ", ".join(s.key for s in process.sales_stages)
+        return Refusal(f"'{stage}' is not a sales stage of {process.key}", (f"Sales stages: {stages}",))
+    data = {"from_status": deal.status, "stage": stage, "reason": cmd.reason.strip()}
+    return [event(ev.DEAL_REOPENED, ev.deal_stream(deal.id), actor, now, **data)]

@@ -17,6 +17,7 @@ from dealflow.domain.lifecycle import create_deal as decide_create
 from dealflow.domain.lifecycle import reassign_deal as decide_reassign
 from dealflow.domain.moves import move_deal as decide_move
 from dealflow.domain.outcomes import close_deal as decide_close
+from dealflow.domain.outcomes import reopen_deal as decide_reopen
 from dealflow.errors import InvalidInput, NotFound
 from dealflow.process.models import Process
 from dealflow.services import access, cadences
@@ -153,6 +154,15 @@ def close_deal(
             outcome=outcome, reason=reason, fields=fields or {}, handoff_to=receiver, handoff_to_roles=roles
         )
         return decide_close(deal, command, process=process, actor=actor, now=now)
+
+    return _act(uow, actor_id=actor_id, deal_id=deal_id, decide=decide)
+
+
+def reopen_deal(*, uow: UnitOfWork, actor_id: str, deal_id: str, reason: str, stage: str | None = None) -> Deal:
+    """Open a won, lost or disqualified deal again (a manager, with a reason)."""
+
+    def decide(deal: Deal, process: Process, actor: Actor, now: datetime) -> Decision:
+        return decide_reopen(deal, cmds.ReopenDeal(reason=reason, stage=stage), process=process, actor=actor, now=now)
 
     return _act(uow, actor_id=actor_id, deal_id=deal_id, decide=decide)
 

@@ -67,6 +67,8 @@ _EXITS = {
     ev.DEAL_LOST: "lost",
     ev.DEAL_DISQUALIFIED: "disqualified",
     ev.HANDOFF_RETURNED: "returned",
+    ev.DEAL_REOPENED: "reopened",
+    ev.DEAL_MIGRATED: "migrated",
 }
 
 
@@ -194,6 +196,11 @@ def project_side_tables(connection: Connection, seq: int, event: Event) -> None:
             row = {k: data.get(k) for k in ("kind", "summary", "contact_id")}
             values = {"seq": seq, "deal_id": key, **row, "at": _at(data["at"]), "actor": event.actor}
             connection.execute(insert(t.activities), values)
+        case ev.DEAL_REOPENED:
+            row = {k: data[k] for k in ("from_status", "stage", "reason")}
+            connection.execute(
+                insert(t.reopenings), {"seq": seq, "deal_id": key, **row, "at": event.at, "actor": event.actor}
+            )
         case ev.NEXT_STEP_SET:
             connection.execute(delete(t.next_steps).where(t.next_steps.c.deal_id == key))
             row = {k: data[k] for k in ("action", "owner", "buyer_confirmed")}

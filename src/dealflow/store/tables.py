@@ -236,6 +236,19 @@ activities = Table(
     Column("contact_id", String(64)),
 )
 
+# One row per reopening of a closed deal: metrics count reopened deals from it, not as new ones.
+reopenings = Table(
+    "reopenings",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("deal_id", String(64), ForeignKey("deals.id"), nullable=False, index=True),
+    Column("from_status", String(16), nullable=False),
+    Column("stage", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", Timestamp, nullable=False),
+    Column("actor", String(64), nullable=False),
+)
+
 next_steps = Table(
     "next_steps",
     metadata,
@@ -405,6 +418,7 @@ PROJECTIONS: tuple[Table, ...] = (
     deal_journeys,
     stay_durations,
     activities,
+    reopenings,
     next_steps,
     handoffs,
     deal_contacts,

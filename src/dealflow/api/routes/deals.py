@@ -20,6 +20,7 @@ from dealflow.api.schemas.deals import (
     GatePublic,
     MoveCreate,
     ReassignCreate,
+    ReopenCreate,
 )
 from dealflow.domain import commands as cmds
 from dealflow.domain.access import scope_of
@@ -137,6 +138,16 @@ def close_deal(deal_id: DealId, body: CloseCreate, write: WriterDep) -> Response
         write, deal_id, lambda uow: sd.close_deal(
             uow=uow, actor_id=write.actor.id, deal_id=deal_id, outcome=body.outcome, reason=body.reason,
             fields=dict(body.fields), handoff_to=body.handoff_to,
+        ),
+    )  # fmt: skip
+
+
+@router.post("/{deal_id}/reopen", response_model=DealPublic)
+def reopen_deal(deal_id: DealId, body: ReopenCreate, write: WriterDep) -> Response:
+    """Open a won, lost or disqualified deal again (managers, revops and admins), with a reason."""
+    return change_deal(
+        write, deal_id, lambda uow: sd.reopen_deal(
+            uow=uow, actor_id=write.actor.id, deal_id=deal_id, reason=body.reason, stage=body.stage
         ),
     )  # fmt: skip
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
@@ -11,6 +12,9 @@ from dealflow.api.errors import ERROR_RESPONSES
 from dealflow.api.schemas.common import row_dict
 from dealflow.api.schemas.records import (
     DefaultProcess,
+    MigratedDealPublic,
+    MigrationPublic,
+    MigrationRequest,
     ProcessSource,
     ProcessSummary,
     ProcessValidation,
@@ -21,6 +25,7 @@ from dealflow.process.loading import load_template, parse_process, template_name
 from dealflow.services import access
 from dealflow.services import workspace as ws
 from dealflow.services.lookups import default_process_key, load_process
+from dealflow.services.migration import migrate
 from dealflow.store import queries
 from dealflow.store.unit_of_work import UnitOfWork
 
@@ -94,3 +99,23 @@ def install_process(body: ProcessSource, write: WriterDep) -> Response:
         return ProcessSummary.model_validate(row_dict(row))
 
     return write.run(act, status_code=201)
+
+
+@router.post("/{process_key}/migrate", response_model=MigrationPublic)
+def migrate_deals(process_key: ProcessKey, body: MigrationRequest, write: WriterDep) -> Response:
+    """Move the running deals of a process onto a newer installed version (revops or admin): each
+    keeps its stage or goes where ``mapping`` says; the new gate out of it is judged and reported.
+    With ``dry_run`` nothing changes."""
+
+    def act(uow: UnitOfWork) -> MigrationPublic:
+        report = migrate(
+            uow=uow, actor_id=write.actor.id, key=process_key, to_version=body.to_version, mapping=body.mapping,
+            dry_run=body.dry_run,
+        )  # fmt: skip
+        deals = [MigratedDealPublic.model_validate(asdict(d)) for d in report.deals]
+        return MigrationPublic(
+            process=report.process, to_version=report.to_version, dry_run=report.dry_run, migrated=report.migrated,
+            gate_unmet=report.gate_unmet, deals=deals,
+        )  # fmt: skip
+
+    return write.run(act)

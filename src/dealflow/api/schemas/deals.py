@@ -64,6 +64,13 @@ class CloseCreate(Body):
     handoff_to: Id | None = None
 
 
+class ReopenCreate(Body):
+    """Open a closed deal again (a manager), saying why."""
+
+    reason: ShortText = Field(min_length=1)
+    stage: Key | None = Field(None, description="Sales stage to reopen in (default: the one it was closed in).")
+
+
 class ReassignCreate(Body):
     """Give the deal to another owner."""
 

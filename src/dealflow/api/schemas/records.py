@@ -120,6 +120,42 @@ class DefaultProcess(BaseModel):
     key: str = Field(max_length=64, description="An installed process's key.")
 
 
+class MigrationRequest(Body):
+    """Move the running deals of a process onto a newer installed version."""
+
+    to_version: int = Field(ge=1, le=2**31 - 1, description="The installed version to move them to.")
+    mapping: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=dict,
+        max_length=200,
+        description="Old stage key -> new stage key, for stages the new version lacks.",
+    )
+    dry_run: bool = Field(False, description="Report what would happen; change nothing.")
+
+
+class MigratedDealPublic(BaseModel):
+    """One running deal and what the migration does (or would do) to it."""
+
+    deal_id: str
+    from_version: int
+    from_stage: str
+    to_stage: str
+    entry_unmet: list[str] = Field(description="Entry criteria of its new stage it lacks.")
+    exit_unmet: list[str] = Field(description="What the new version's gate out of its stage asks and it lacks.")
+    next_stage: str | None
+    skipped: str | None = Field(description="Why the deal stays where it is (None: it moves).")
+
+
+class MigrationPublic(BaseModel):
+    """What a migration did, or on a dry run would do."""
+
+    process: str
+    to_version: int
+    dry_run: bool
+    migrated: int
+    gate_unmet: int
+    deals: list[MigratedDealPublic]
+
+
 class TemplateSummary(BaseModel):
     """A process template dealflow ships."""
 
