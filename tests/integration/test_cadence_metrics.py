@@ -44,7 +44,6 @@ def _play(team: Uow, engine: Engine, clock: Clock, seed: int) -> None:
         subjects.append(f"deal:{deal.id}")
     for _day in range(24):
         clock.advance(hours=rng.choice((20, 24, 30)))
-        sc.run_due(engine, clock.now)
         for subject in subjects:
             with engine.connect() as connection:
                 running = sc.tasks.running(connection, subject=subject)

@@ -144,22 +144,24 @@ def test_a_process_can_start_deal_cadences_when_the_deal_is_created(uow_factory:
     assert deal.version == 2
 
 
-def test_the_due_pass_marks_overdue_touches_once(team: Uow, engine: Engine, clock: Clock) -> None:
+def test_a_touch_is_overdue_once_its_day_has_gone_by_and_nothing_stores_it(
+    team: Uow, engine: Engine, clock: Clock
+) -> None:
     first, second = _lead(team), _lead(team)
     with team() as uow:
         sc.record_touch(uow=uow, actor_id="ada", subject=f"lead:{second}")
     today = clock.now.date()
-    assert sc.run_due(engine, clock.now) == 0  # both next touches are due, none is late yet
+    assert sc.overdue_touches(engine, clock.now) == 0  # both next touches are due, none is late yet
     later = clock.now + timedelta(days=2)
-    assert sc.run_due(engine, later) == 2
-    assert sc.run_due(engine, later) == 0
+    assert sc.overdue_touches(engine, later) == 2
     with engine.connect() as connection:
         due = tasks.due_tasks(connection, owner="ada", today=later.date())
         assert tasks.count_due(connection, today=later.date()) == 2
-    assert [(d.subject, d.step, d.status) for d in due] == [
-        (f"lead:{first}", 1, "overdue"),
-        (f"lead:{second}", 2, "overdue"),
+    assert [(d.subject, d.step, d.status, tasks.overdue(d.due_on, later.date())) for d in due] == [
+        (f"lead:{first}", 1, "open", True),
+        (f"lead:{second}", 2, "open", True),
     ]
+    assert not tasks.overdue(later.date(), later.date())  # due today is not late yet
     clock.now = later
     with team() as uow:
         sc.record_touch(uow=uow, actor_id="ada", subject=f"lead:{first}")

@@ -1,6 +1,8 @@
 """Properties of the engine over random command sequences, on both backends.
 
-After any sequence: replaying the log rebuilds the state tables exactly, and no deal ever
+After any sequence (deals created, worked, moved, handed off, closed, reopened and reassigned,
+cadences started and touched, the service-level job run): replaying the log rebuilds every
+state table exactly, cadence tasks and breaches included, and no deal ever
 entered a stage through a gate it did not pass, unless an override event says so.
 """
 
@@ -19,12 +21,15 @@ from dealflow.domain.deals import Deal, evolve
 from dealflow.domain.gates import exit_gate
 from dealflow.errors import DealflowError
 from dealflow.process.loading import load_template
+from dealflow.services import cadences as sc
 from dealflow.services import deals as sd
 from dealflow.services import workspace as ws
+from dealflow.services.sla import record_sla_breaches
 from dealflow.store import queries
 from dealflow.store import tables as t
 from dealflow.store.event_log import read_events, rebuild
 from dealflow.store.unit_of_work import UnitOfWork
+from dealflow.worker.jobs import JOBS
 
 from ..conftest import Clock, install_team
 from .test_store import dump
@@ -48,6 +53,11 @@ command = st.one_of(
     st.tuples(st.just("move"), deal_index, user, st.sampled_from(STAGES), st.booleans()),
     st.tuples(st.just("handoff"), deal_index, st.booleans()),
     st.tuples(st.just("close"), deal_index, user, st.sampled_from(["won", "lost", "disqualified"])),
+    st.tuples(st.just("reopen"), deal_index, user),
+    st.tuples(st.just("reassign"), deal_index, user, user),
+    st.tuples(st.just("cadence"), deal_index, user),
+    st.tuples(st.just("touch"), deal_index, user, st.sampled_from(["none", "reply", "meeting"])),
+    st.tuples(st.just("sla")),
     st.tuples(st.just("wait"), st.integers(min_value=1, max_value=200)),
 )
 VALUES = {"pain": "Slow quotes", "urgency": "high", "budget": "5000", "use_case": "Quoting", "amount": "42000"}
@@ -57,6 +67,9 @@ def _run(step: tuple[Any, ...], uow: UnitOfWork, deals: list[str], clock: Clock,
     kind = step[0]
     if kind == "wait":
         clock.advance(hours=step[1])
+        return
+    if kind == "sla":  # the worker's job: SlaBreached events for stays and handoffs past their level
+        record_sla_breaches(uow.connection.engine, clock.now)
         return
     if kind == "create":
         deal = sd.create_deal(
@@ -102,6 +115,18 @@ def _run(step: tuple[Any, ...], uow: UnitOfWork, deals: list[str], clock: Clock,
         case ("close", _, actor, outcome):
             reason = {"won": "value", "lost": "timing", "disqualified": "no_fit"}[outcome]
             sd.close_deal(uow=uow, actor_id=actor, deal_id=deal_id, outcome=outcome, reason=reason)
+            return
+        case ("reopen", _, actor):
+            sd.reopen_deal(uow=uow, actor_id=actor, deal_id=deal_id, reason="Closed by mistake")
+            return
+        case ("reassign", _, actor, to):
+            sd.reassign_deal(uow=uow, actor_id=actor, deal_id=deal_id, to_owner=to, reason="Territory")
+            return
+        case ("cadence", _, actor):
+            sc.start_cadence(uow=uow, actor_id=actor, subject=f"deal:{deal_id}")
+            return
+        case ("touch", _, actor, outcome):
+            sc.record_touch(uow=uow, actor_id=actor, subject=f"deal:{deal_id}", outcome=outcome)
             return
     sd.capture_evidence(uow=uow, actor_id=step[2], deal_id=deal_id, command=command)
 
@@ -175,3 +200,31 @@ def test_the_checks_see_gated_and_overridden_moves(engine: Engine) -> None:
         ("handoff", 0, True),
     ]
     assert check_sequence(engine, Clock(), steps) == 3
+
+
+def test_every_table_replays_exactly_after_cadences_reopenings_and_every_worker_job(engine: Engine) -> None:
+    clock = Clock()
+    steps: list[tuple[Any, ...]] = [
+        ("cadence", 0, "ada"),
+        ("touch", 0, "ada", "none"),
+        ("wait", 200),  # the next touch's day, the stage's service level and more go by
+        ("sla",),
+        ("close", 0, "ada", "lost"),
+        ("reopen", 0, "max"),
+        ("create", "ben", True),
+        ("cadence", 1, "ben"),
+        ("wait", 100),
+    ]
+    check_sequence(engine, clock, steps)
+    for job in JOBS.values():  # what the worker does between commands is replayed too
+        job(engine, clock.now)
+    with engine.connect() as connection:
+        before = dump(connection)
+    with UnitOfWork(engine) as uow:
+        rebuild(uow)
+        uow.commit()
+    with engine.connect() as connection:
+        assert dump(connection) == before
+    assert len(before["reopenings"]) == 1
+    assert before["sla_breaches"]
+    assert {row["status"] for row in before["cadence_tasks"]} >= {"done", "open", "stopped"}

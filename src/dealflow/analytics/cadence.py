@@ -103,7 +103,7 @@ def _scope(kind: Kind | None, owner: str | None, team: str | None) -> list[Any]:
 
 def _compliance(connection: Connection, key: Any, scope: list[Any], grace: int, today: date) -> list[Compliance]:
     done = c.status == "done"
-    waiting = and_(c.status.in_(("open", "overdue")), c.due_on < today - timedelta(days=grace))
+    waiting = and_(c.status == "open", c.due_on < today - timedelta(days=grace))
     on_time = and_(done, c.days_late <= grace)
     query = (
         select(
@@ -155,7 +155,7 @@ def _depth(connection: Connection, scope: list[Any]) -> list[Depth]:
             c.run,
             func.min(c.kind).label("kind"),
             func.count().filter(c.status == "done").label("done"),
-            func.count().filter(c.status.in_(("planned", "open", "overdue"))).label("active"),
+            func.count().filter(c.status.in_(("planned", "open"))).label("active"),
             func.count().filter(c.outcome.in_(RESPONSES)).label("answered"),
         )
         .where(*scope)

@@ -16,6 +16,7 @@ from dealflow.errors import InvalidInput
 from dealflow.services import cadences as sc
 from dealflow.services.lookups import load_actor
 from dealflow.store import cadence_tasks as tasks
+from dealflow.store.cadence_tasks import overdue
 
 app = typer.Typer(help="Follow-up cadences of leads and deals.", no_args_is_help=True)
 touch_app = typer.Typer(help="Record the touches of a cadence.", no_args_is_help=True)
@@ -108,7 +109,7 @@ def day(db: DbOption = None, as_user: AsOption = None, as_json: JsonOption = Fal
 def _due_row(r: Any, names: dict[str, str], today: Any) -> dict[str, Any]:
     return {
         "subject": r.subject, "id": r.subject.split(":", 1)[1], "name": names.get(r.subject, ""), "step": r.step,
-        "channel": r.channel, "template": r.template, "due_on": r.due_on, "overdue": r.due_on < today,
+        "channel": r.channel, "template": r.template, "due_on": r.due_on, "overdue": overdue(r.due_on, today),
         "cadence": r.cadence,
     }  # fmt: skip
 

@@ -174,13 +174,11 @@ def stop_cadence(*, uow: UnitOfWork, actor_id: str, subject: str) -> None:
     uow.commit()
 
 
-def run_due(engine: Engine, now: datetime) -> int:
-    """The due pass: mark next touches whose day has gone by as overdue; how many it marked.
-
-    One set-based UPDATE over the (status, due_on) index, so a pass with nothing to mark costs
-    one index probe however many cadences are open; a second pass on the same day marks none."""
-    with engine.begin() as connection:
-        return tasks.mark_overdue(connection, today=tasks.as_of(now))
+def overdue_touches(engine: Engine, now: datetime) -> int:
+    """How many next touches are overdue now, over every owner: an open touch whose day has gone by
+    (worked out from its due day, never stored). One range read of the (status, due_on) index."""
+    with engine.connect() as connection:
+        return tasks.count_overdue(connection, today=tasks.as_of(now))
 
 
 @dataclass(frozen=True)
@@ -199,7 +197,7 @@ class NextTouch:
 
     def overdue(self, today: date) -> bool:
         """True when its day has gone by."""
-        return self.due_on < today
+        return tasks.overdue(self.due_on, today)
 
 
 def next_touch(connection: Connection, subject: str) -> NextTouch | None:

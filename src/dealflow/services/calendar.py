@@ -108,7 +108,7 @@ def _due_tasks(connection: Connection, user_id: str, stamp: datetime) -> Iterato
     c = t.cadence_tasks
     query = (
         select(c.c.run, c.c.step, c.c.subject, c.c.channel, c.c.template, c.c.due_on, c.c.cadence)
-        .where(c.c.owner == user_id, c.c.status.in_(("open", "overdue")))
+        .where(c.c.owner == user_id, c.c.status == "open")
         .order_by(c.c.due_on, c.c.run, c.c.step)
     )
     rows = connection.execute(query).all()

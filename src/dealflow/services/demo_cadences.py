@@ -82,5 +82,4 @@ def seed_cadences(engine: Engine, *, rng: random.Random, limit: datetime, owners
         subjects.append(f"deal:{row.id}")
     for subject in subjects:
         _follow_up(engine, rng, subject, limit)
-    sc.run_due(engine, limit)
     return len(subjects)

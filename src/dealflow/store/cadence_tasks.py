@@ -1,8 +1,9 @@
 """The ``cadence_tasks`` table: written from cadence, owner and closing events, read for what is due.
 
 Each touch of a started cadence is a row keyed by (run, step), ``run`` being the seq of the
-CadenceStarted event. The next step of a running cadence is ``open`` (``overdue`` once the due
-pass saw its day go by); later steps are ``planned``. A cadence ends when it is stopped (a reply,
+CadenceStarted event. The next step of a running cadence is ``open``, later steps are ``planned``;
+an open touch is overdue once its day has gone by (:func:`overdue`, worked out, never stored, so
+that replaying the log gives the same rows whenever it runs). A cadence ends when it is stopped (a reply,
 a meeting, its last touch, by hand) or when its lead or deal closes: its remaining rows become
 ``stopped`` with the reason.
 """
@@ -20,8 +21,7 @@ from dealflow.domain.cadences import CadenceRun, RunTouch
 from dealflow.domain.events import Event
 from dealflow.store import tables as t
 
-ACTIVE = ("planned", "open", "overdue")
-DUE = ("open", "overdue")
+ACTIVE = ("planned", "open")
 _CLOSING = {
     ev.LEAD_CONVERTED: "converted",
     ev.LEAD_DISQUALIFIED: "disqualified",
@@ -93,7 +93,7 @@ def next_touches(connection: Connection, subjects: Sequence[str]) -> dict[str, R
     """The next touch due of each subject that has a cadence running, by subject (one read)."""
     if not subjects:
         return {}
-    query = select(t.cadence_tasks).where(c.subject.in_(subjects), c.status.in_(DUE)).order_by(c.due_on, c.run)
+    query = select(t.cadence_tasks).where(c.subject.in_(subjects), c.status == "open").order_by(c.due_on, c.run)
     found: dict[str, Row[Any]] = {}
     for row in connection.execute(query):
         found.setdefault(row.subject, row)
@@ -124,7 +124,7 @@ def subject_tasks(connection: Connection, *, subject: str) -> Sequence[Row[Any]]
 
 def next_task(connection: Connection, *, subject: str) -> Row[Any] | None:
     """The next open touch of a subject's running cadence, or None."""
-    query = select(t.cadence_tasks).where(c.subject == subject, c.status.in_(DUE)).order_by(c.due_on, c.run)
+    query = select(t.cadence_tasks).where(c.subject == subject, c.status == "open").order_by(c.due_on, c.run)
     return connection.execute(query.limit(1)).first()
 
 
@@ -132,7 +132,7 @@ def due_tasks(connection: Connection, *, owner: str, today: date, limit: int = 5
     """An owner's touches due today or before and not done, oldest first, with what they are about."""
     query = (
         select(t.cadence_tasks)
-        .where(c.owner == owner, c.status.in_(DUE), c.due_on <= today)
+        .where(c.owner == owner, c.status == "open", c.due_on <= today)
         .order_by(c.due_on, c.run, c.step)
         .limit(limit)
     )
@@ -154,15 +154,20 @@ def titles(connection: Connection, subjects: Sequence[str]) -> dict[str, str]:
     return found
 
 
-def mark_overdue(connection: Connection, *, today: date) -> int:
-    """Mark the next touches whose day has gone by as overdue; the number newly marked."""
-    query = update(t.cadence_tasks).where(c.status == "open", c.due_on < today).values(status="overdue")
-    return int(connection.execute(query).rowcount or 0)
+def overdue(due_on: date, today: date) -> bool:
+    """Whether a touch due on ``due_on`` is overdue on ``today``: its day has gone by."""
+    return due_on < today
 
 
 def count_due(connection: Connection, *, today: date) -> int:
     """How many next touches are due today or overdue, over every owner."""
-    query = select(func.count()).select_from(t.cadence_tasks).where(c.status.in_(DUE), c.due_on <= today)
+    query = select(func.count()).select_from(t.cadence_tasks).where(c.status == "open", c.due_on <= today)
+    return int(connection.execute(query).scalar() or 0)
+
+
+def count_overdue(connection: Connection, *, today: date) -> int:
+    """How many next touches are overdue on ``today``, over every owner (one range of an index)."""
+    query = select(func.count()).select_from(t.cadence_tasks).where(c.status == "open", c.due_on < today)
     return int(connection.execute(query).scalar() or 0)
 
 

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
-from dealflow.services.cadences import run_due
 from dealflow.services.lead_scoring import reopen_nurtured
 from dealflow.services.reminders import send_daily_reminders
 from dealflow.services.routing import escalate_overdue_leads
@@ -38,7 +37,6 @@ JOBS: dict[str, Job] = {
     "daily_reminders": send_daily_reminders,
     "prune_records": prune_records,
     "speed_to_lead": escalate_overdue_leads,
-    "cadence_due": run_due,
     "reopen_nurtured": reopen_nurtured,
 }
 
@@ -50,6 +48,5 @@ EVERY: dict[str, timedelta | None] = {
     "daily_reminders": timedelta(days=1),
     "prune_records": timedelta(days=1),
     "speed_to_lead": timedelta(minutes=1),  # speed-to-lead deadlines are minutes apart
-    "cadence_due": timedelta(hours=1),  # touches fall due by the day
     "reopen_nurtured": timedelta(hours=1),
 }
