@@ -239,7 +239,7 @@ class _Walker:
             self.apply(return_handoff(deal, handoff, reason, actor=taker, now=self.clock.now))
             self.clock.advance(self.rng, 2, 24)
             return self.move(actor, to, manager, settle=settle)
-        self.apply(accept_handoff(deal, handoff, actor=taker, now=self.clock.now))
+        self.apply(accept_handoff(deal, handoff, self.process, actor=taker, now=self.clock.now))
         return taker.id
 
     def open(self, number: int, owner: str, title: str, account: str, **fields: Any) -> None:

@@ -335,7 +335,10 @@ def test_the_review_names_the_evidence_the_override_and_the_handoff_sent_back(
     assert "ben sent it back at handoff from Discovery to Qualification: 'No pain captured'" in text
     assert f"[x] Pain points captured: 'Slow quotes' (ada, {pain_at:%Y-%m-%d %H:%M}" in text
     assert f"[x] 1 call logged in the stage: call: Intro call (ada, {call_at:%Y-%m-%d %H:%M}, event {call.seq})" in text
-    assert "Yes: 'Call back' owned by ada" in text
+    # ben accepted the handoff: ada's next step passed to him, and Discovery's gate asks for its own
+    assert "Yes: 'Call back' owned by ben" in text
+    assert "('Call back' was set on" in text
+    assert "before this stage: set this stage's)" in text
     assert "most common lost reasons: competitor (1)" in text
     assert "5. What does Discovery still need before it can move to Presentation?" in text
 

@@ -138,6 +138,7 @@ def test_a_posted_lead_goes_from_the_demo_form_to_an_accepted_handoff(
             "-f",
             "budget=50000",
         ),
+        ("next-step", "set", deal, "Discovery with the COO", "--due", "+3d", "--confirmed"),  # this stage's own
         ("deal", "move", deal, "discovery", "--to", "ava"),
     ]
     for step in steps:

@@ -196,6 +196,18 @@ def _migrated(deal: Deal, event: Event) -> dict[str, Any]:
     return {"process_version": event.data["to_version"], **moved}
 
 
+def _next_step_at_handoff(deal: Deal, data: dict[str, Any]) -> dict[str, Any]:
+    """At an accepted handoff the sender's next step passes to the receiver, or is cleared."""
+    step = deal.next_step
+    if step is None or "next_step" not in data:  # accepted before handoffs said (kept as it was)
+        return {}
+    if data["next_step"] == "reset":
+        return {"next_step": None}
+    if step.owner == data.get("from_owner"):
+        return {"next_step": step.model_copy(update={"owner": data["to_owner"]})}
+    return {}
+
+
 def _closed(status: Status, event: Event) -> dict[str, Any]:
     return {"status": status, "closed_at": event.at, "outcome_reason": event.data["reason"]}
 
@@ -234,7 +246,7 @@ def _changes(deal: Deal, event: Event) -> dict[str, Any]:
         case ev.HANDOFF_CREATED:
             return _handoff_created(deal, event)
         case ev.HANDOFF_ACCEPTED:
-            return {"handoff": None, "owner": data["to_owner"]}
+            return {"handoff": None, "owner": data["to_owner"], **_next_step_at_handoff(deal, data)}
         case ev.HANDOFF_RETURNED:
             return _handoff_returned(deal, event)
         case ev.DEAL_REASSIGNED:

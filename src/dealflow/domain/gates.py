@@ -47,10 +47,23 @@ class GateResult:
         return not self.unmet
 
 
-def _fresh(evidence: Evidence | None, max_age: timedelta | None, now: datetime) -> bool:
-    if evidence is None:
+def _fresh(evidence: Evidence | None, max_age: timedelta | None, now: datetime, since: datetime | None = None) -> bool:
+    if evidence is None or (since is not None and evidence.at < since):
         return False
     return max_age is None or now - evidence.at <= max_age
+
+
+def _since(criterion: Criterion, deal: Deal) -> datetime | None:
+    """The moment from which a criterion counts evidence: the deal's entry into its stage, or None
+    (any time) for a criterion that says ``since: ever``."""
+    return deal.stage_entered_at if getattr(criterion, "since", "ever") == "stage" else None
+
+
+def _before(evidence: Evidence | None, since: datetime | None) -> str:
+    """The detail of evidence that exists but predates the stage."""
+    if evidence is None or since is None or evidence.at >= since:
+        return ""
+    return f"the one of {evidence.at:%Y-%m-%d} predates this stage"
 
 
 def _condition_names(deal: Deal, process: Process) -> dict[str, object]:
@@ -80,21 +93,24 @@ def _check_condition(criterion: Condition, deal: Deal, process: Process, now: da
 def check(criterion: Criterion, deal: Deal, process: Process, now: datetime) -> Unmet | None:
     """None when the deal meets ``criterion`` at ``now``, otherwise what is missing."""
     detail: str | None
+    since = _since(criterion, deal)
     match criterion:
         case FieldCaptured(field=name, max_age=max_age):
             evidence = deal.fields.get(name)
-            detail = None if _fresh(evidence, max_age, now) else ""
+            detail = None if _fresh(evidence, max_age, now, since) else ""
             if evidence is not None and detail is not None:
                 detail = f"last captured {evidence.at:%Y-%m-%d}"
         case Condition():
             detail = _check_condition(criterion, deal, process, now)
         case ActivitySince(activity=kind, min=minimum):
-            count = sum(1 for a in deal.activities if a.kind == kind and a.at >= deal.stage_entered_at)
+            count = sum(1 for a in deal.activities if a.kind == kind and (since is None or a.at >= since))
             detail = None if count >= minimum else f"{count} so far"
         case NextStepSet(buyer_confirmed=confirmed):
             step = deal.next_step
             if step is None:
                 detail = "none set"
+            elif since is not None and step.at < since:
+                detail = f"'{step.action}' was set on {step.at:%Y-%m-%d}, before this stage: set this stage's"
             elif step.due <= now:
                 detail = f"'{step.action}' was due {step.due:%Y-%m-%d}"
             elif confirmed and not step.buyer_confirmed:
@@ -102,22 +118,22 @@ def check(criterion: Criterion, deal: Deal, process: Process, now: datetime) -> 
             else:
                 detail = None
         case ContactRole(role=role, min=minimum):
-            count = len({c.contact_id for c in deal.contacts if c.role == role})
+            count = len({c.contact_id for c in deal.contacts if c.role == role and (since is None or c.at >= since)})
             detail = None if count >= minimum else ""
         case QualificationScore(framework=key, min=minimum, max_age=max_age):
             card = deal.qualification.get(key, {})
-            score = sum(1 for e in card.values() if _fresh(e, max_age, now))
+            score = sum(1 for e in card.values() if _fresh(e, max_age, now, since))
             detail = None if score >= minimum else f"score {score}"
         case ApprovalRecorded(approval=kind, max_age=max_age):
             approval = deal.approvals.get(kind)
-            detail = None if _fresh(approval, max_age, now) else ""
+            detail = None if _fresh(approval, max_age, now, since) else _before(approval, since)
             if approval is not None and not access.approval_counts(
                 approval.by, process.approval(kind), owner=deal.owner
             ):
                 detail = f"approved by {approval.by}, who owns the deal"
         case DocumentAttached(document=kind, max_age=max_age):
             document = deal.documents.get(kind)
-            detail = None if _fresh(document, max_age, now) else ""
+            detail = None if _fresh(document, max_age, now, since) else _before(document, since)
     if detail is None:
         return None
     return Unmet(kind=criterion.kind, message=criterion.describe(), detail=detail)

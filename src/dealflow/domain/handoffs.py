@@ -102,13 +102,22 @@ def _check_receiver(deal: Deal, handoff_id: str, actor: Actor) -> Refusal | None
     return None
 
 
-def accept_handoff(deal: Deal, handoff_id: str, *, actor: Actor, now: datetime) -> Decision:
-    """The receiver takes ownership of the deal."""
+def accept_handoff(deal: Deal, handoff_id: str, process: Process, *, actor: Actor, now: datetime) -> Decision:
+    """The receiver takes ownership of the deal, and of its next step unless the stage's handoff
+    says the receiver sets their own (``next_step: reset``)."""
     if refusal := _check_receiver(deal, handoff_id, actor):
         return refusal
     assert deal.handoff is not None
     late = now > deal.handoff.due_at
-    data = {"id": handoff_id, "to_owner": deal.handoff.to_owner, "late": late}
+    stage = process.stage(deal.handoff.to_stage)
+    next_step = stage.handoff.next_step if stage is not None else "pass"
+    data = {
+        "id": handoff_id,
+        "from_owner": deal.handoff.from_owner,
+        "to_owner": deal.handoff.to_owner,
+        "late": late,
+        "next_step": next_step,
+    }
     return [event(ev.HANDOFF_ACCEPTED, ev.deal_stream(deal.id), actor, now, **data)]
 
 

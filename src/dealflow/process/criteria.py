@@ -17,6 +17,12 @@ from dealflow.process.expressions import check_syntax
 ACTIVITY_KINDS = ("call", "email", "meeting", "note")
 ActivityKind = Literal["call", "email", "meeting", "note"]
 Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+# Which evidence a criterion counts: only what was gathered since the deal entered its stage, or
+# any ever gathered. Work done in a stage (activities, the next step, documents, approvals)
+# counts from the stage's entry unless the criterion says ``since: ever``; facts about the deal
+# and its buyer (fields, contacts in a role, qualification) count whenever they were captured
+# unless it says ``since: stage`` (``max_age`` bounds how old they may be).
+Since = Literal["stage", "ever"]
 
 
 class _Criterion(BaseModel):
@@ -39,6 +45,7 @@ class FieldCaptured(_Criterion):
     kind: Literal["field"]
     field: Key
     max_age: Duration | None = None
+    since: Since = "ever"
 
     def default_message(self) -> str:
         label = self.field.replace("_", " ").capitalize()
@@ -67,10 +74,11 @@ class ActivitySince(_Criterion):
     kind: Literal["activity"]
     activity: ActivityKind
     min: int = Field(default=1, ge=1)
+    since: Since = "stage"
 
     def default_message(self) -> str:
         noun = self.activity if self.min == 1 else f"{self.activity}s"
-        return f"Needs {self.min} {noun} logged in this stage"
+        return f"Needs {self.min} {noun} logged" + (" in this stage" if self.since == "stage" else "")
 
 
 class NextStepSet(_Criterion):
@@ -78,6 +86,7 @@ class NextStepSet(_Criterion):
 
     kind: Literal["next_step"]
     buyer_confirmed: bool = False
+    since: Since = "stage"
 
     def default_message(self) -> str:
         if self.buyer_confirmed:
@@ -91,6 +100,7 @@ class ContactRole(_Criterion):
     kind: Literal["contact_role"]
     role: Key
     min: int = Field(default=1, ge=1)
+    since: Since = "ever"
 
     def default_message(self) -> str:
         return f"No contact with the role {self.role.replace('_', ' ')}"
@@ -103,6 +113,7 @@ class QualificationScore(_Criterion):
     framework: Key
     min: int = Field(ge=1)
     max_age: Duration | None = None
+    since: Since = "ever"
 
     def default_message(self) -> str:
         return f"{self.framework.upper()} qualification below {self.min}"
@@ -114,6 +125,7 @@ class ApprovalRecorded(_Criterion):
     kind: Literal["approval"]
     approval: Key
     max_age: Duration | None = None
+    since: Since = "stage"
 
     def default_message(self) -> str:
         return f"No {self.approval.replace('_', ' ')} approval recorded"
@@ -125,6 +137,7 @@ class DocumentAttached(_Criterion):
     kind: Literal["document"]
     document: Key
     max_age: Duration | None = None
+    since: Since = "stage"
 
     def default_message(self) -> str:
         return f"No {self.document.replace('_', ' ')} attached"

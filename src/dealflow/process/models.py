@@ -41,10 +41,14 @@ class FieldDef(_Model):
 
 
 class HandoffSpec(_Model):
-    """What a stage needs to receive from the previous owner, and how fast it must accept."""
+    """What a stage needs to receive from the previous owner, and how fast it must accept.
+
+    ``next_step``: at acceptance the deal's next step passes to the receiver (``pass``) or is
+    cleared, for the receiver to set their own (``reset``)."""
 
     context: tuple[Key, ...] = ()
     sla: Duration = timedelta(days=1)
+    next_step: Literal["pass", "reset"] = "pass"
 
 
 class Stage(_Model):

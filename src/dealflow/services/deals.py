@@ -189,7 +189,7 @@ def accept_handoff(*, uow: UnitOfWork, actor_id: str, handoff_id: str) -> Deal:
     """The receiver accepts a handoff and becomes the deal's owner."""
 
     def decide(deal: Deal, process: Process, actor: Actor, now: datetime) -> Decision:
-        return decide_accept(deal, handoff_id, actor=actor, now=now)
+        return decide_accept(deal, handoff_id, process, actor=actor, now=now)
 
     return _act(uow, actor_id=actor_id, deal_id=_handoff_deal(uow, handoff_id), decide=decide, change=False)
 

@@ -195,6 +195,9 @@ class _Seeder:
                 reason = "Pain is vague and no stakeholder named; please complete the context"
                 sd.return_handoff(uow=uow, actor_id=receiver, handoff_id=deal.handoff.id, reason=reason)
             self.clock.advance(self.rng, 2, 24, self.limit)
+            back = self.process.stage(deal.handoff.from_stage)
+            assert back is not None
+            self.prepare_exit(actor, deal_id, back, complete=True)  # the stage's work counts from its new start
             return self.move(actor, deal_id, to, settle=settle)
         with self.uow() as uow:
             sd.accept_handoff(uow=uow, actor_id=receiver, handoff_id=deal.handoff.id)

@@ -170,6 +170,16 @@ def project_side_tables_in_bulk(connection: Connection, numbered: Sequence[tuple
             project_side_tables(connection, seq, e)
 
 
+def _next_step_at_handoff(connection: Connection, deal_id: str, data: dict[str, object]) -> None:
+    """The ``next_steps`` row after an accepted handoff (see :func:`dealflow.domain.deals.evolve`)."""
+    n = t.next_steps
+    if data.get("next_step") == "reset":
+        connection.execute(delete(n).where(n.c.deal_id == deal_id))
+    elif data.get("next_step") == "pass":
+        passed = update(n).where(n.c.deal_id == deal_id, n.c.owner == data["from_owner"])
+        connection.execute(passed.values(owner=data["to_owner"]))
+
+
 def project_side_tables(connection: Connection, seq: int, event: Event) -> None:
     """Write what ``event`` changes outside the deals table (the event's ``seq`` keys activities)."""
     data, key = event.data, ev.stream_id(event.stream)
@@ -235,6 +245,8 @@ def project_side_tables(connection: Connection, seq: int, event: Event) -> None:
         case ev.LEAD_SCORED | ev.LEAD_RECYCLED | ev.LEAD_REOPENED:
             connection.execute(update(t.leads).where(t.leads.c.id == key).values(**lead_changes(event)))
         case ev.HANDOFF_ACCEPTED | ev.HANDOFF_RETURNED:
+            if event.type == ev.HANDOFF_ACCEPTED:
+                _next_step_at_handoff(connection, key, data)
             status = "accepted" if event.type == ev.HANDOFF_ACCEPTED else "returned"
             connection.execute(
                 update(t.handoffs)
