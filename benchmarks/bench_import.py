@@ -36,12 +36,15 @@ from dealflow.imports import columnar
 from dealflow.imports.event_columns import read_event_columns
 from dealflow.imports.history import ImportReport
 from dealflow.services import imports as service
+from dealflow.services import workspace as ws
 from dealflow.services.imports import import_file
 from dealflow.settings import Settings
-from dealflow.store import bulk, frames
+from dealflow.store import bulk, frames, queries
 from dealflow.store import tables as t
 from dealflow.store.engine import upgrade
 from dealflow.store.unit_of_work import UnitOfWork
+
+IMPORTER = "importer"
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/dealflow_import_bench"
 TARGET = 100_000  # rows per second
@@ -203,6 +206,9 @@ def import_once(
             t.metadata.drop_all(connection)
             connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     upgrade(engine)
+    with UnitOfWork(engine, clock=lambda: NOW) as uow:  # imports need revops or admin: one who imports
+        if queries.get_user(uow.connection, user_id=IMPORTER) is None:
+            ws.add_user(uow=uow, user_id=IMPORTER, name="Importer", roles=["revops"], team=None)
     columns = service.import_event_columns
     if general:
         service.import_event_columns = lambda **options: None
@@ -214,7 +220,7 @@ def import_once(
         if profiler is not None:
             profiler.enable()
         try:
-            report = import_file(uow=uow, path=path, fmt="events")
+            report = import_file(uow=uow, actor_id=IMPORTER, path=path, fmt="events")
         finally:
             service.import_event_columns = columns
         if profiler is not None:

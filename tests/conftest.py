@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from dealflow.process.loading import load_template
 from dealflow.services import workspace as ws
+from dealflow.store import queries
 from dealflow.store.engine import make_engine, upgrade
 from dealflow.store.tables import metadata
 from dealflow.store.unit_of_work import UnitOfWork
@@ -140,6 +141,17 @@ TEAM = (
     ("max", ["manager"], "east"),
     ("cat", ["csm"], "east"),
 )
+
+
+IMPORTER_ID = "importer"
+
+
+def add_importer(engine: Engine) -> str:
+    """A revops user to import history as (imports need revops or admin); their id."""
+    with UnitOfWork(engine, clock=lambda: START) as uow:  # at a fixed time: two workspaces alike
+        if queries.get_user(uow.connection, user_id=IMPORTER_ID) is None:
+            ws.add_user(uow=uow, user_id=IMPORTER_ID, name="Importer", roles=["revops"], team=None)
+    return IMPORTER_ID
 
 
 def install_team(uow_factory: Callable[[], UnitOfWork]) -> Callable[[], UnitOfWork]:

@@ -33,7 +33,7 @@ from dealflow.store import queries
 from dealflow.store import tables as t
 from dealflow.store.unit_of_work import UnitOfWork
 
-from ..conftest import START, Clock
+from ..conftest import START, Clock, add_importer
 from .conftest import Cli
 
 Factory = Callable[[], UnitOfWork]
@@ -172,11 +172,12 @@ class History:
 
 
 @pytest.fixture
-def history(team: Factory, clock: Clock, tmp_path: Path) -> History:
+def history(team: Factory, clock: Clock, engine: Engine, tmp_path: Path) -> History:
     clock.now = BASE + timedelta(days=90)
     planned = write_event_log(tmp_path / "history.csv")
+    who = add_importer(engine)
     with team() as uow:
-        report = import_file(uow=uow, path=tmp_path / "history.csv", fmt="events", process_key="standard")
+        report = import_file(uow=uow, path=tmp_path / "history.csv", fmt="events", process_key="standard", actor_id=who)
     assert report.deals_new == len(IMPORTED), report
     return History([*planned, *live_deals(team, clock)], clock.now)
 
@@ -471,7 +472,7 @@ def test_the_grouped_reads_equal_a_plain_recomputation(
 ) -> None:
     bounce(tmp_path / "long.csv")
     with team() as uow:
-        import_file(uow=uow, path=tmp_path / "long.csv", fmt="events", process_key="standard")
+        import_file(uow=uow, path=tmp_path / "long.csv", fmt="events", process_key="standard", actor_id="importer")
         scope = Scope(process=load_process(uow.connection, key="standard"), period=None, now=history.now)
     assert same_reads(engine, scope) == len(history.deals) + 1
     assert same_reads(engine, replace(scope, filters={"owner": "cyd"})) == 8

@@ -129,7 +129,9 @@ def test_the_events_are_the_ones_the_histories_tell(workspace: Cli, engine: Engi
         query = select(t.events).where(t.events.c.stream.startswith("deal:")).order_by(t.events.c.seq)
         for row in uow.connection.execute(query):
             stored[row.stream].append((row.type, row.at, row.actor, row.data))
-    target = Target(process, {stage.name: slug(stage.name) for stage in process.stages}, checked=False)
+    target = Target(
+        process, {stage.name: slug(stage.name) for stage in process.stages}, checked=False, importer="founder"
+    )
     told = 0
     for history in source.histories:
         stream = ev.deal_stream(deal_id("EV", history.ref))

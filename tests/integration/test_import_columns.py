@@ -23,7 +23,7 @@ from dealflow.store import frames
 from dealflow.store import tables as t
 from dealflow.store.unit_of_work import UnitOfWork
 
-from ..conftest import truncate
+from ..conftest import add_importer, truncate
 from .conftest import Cli
 from .test_import_bulk import HEADER, _deal, empty, raw_dump
 
@@ -119,8 +119,9 @@ def _import(engine: Engine, path: Path, **options: Any) -> tuple[ImportReport, d
     if options.get("process_key") == "standard":
         with UnitOfWork(engine, clock=lambda: NOW) as uow:
             ws.install_process(uow=uow, source=load_template("standard")[1], name="standard.yaml")
+    who = add_importer(engine)
     with UnitOfWork(engine, clock=lambda: NOW) as uow:
-        report = service.import_file(uow=uow, path=path, fmt="events", **options)
+        report = service.import_file(uow=uow, actor_id=who, path=path, fmt="events", **options)
     with engine.connect() as connection:
         return report, raw_dump(connection)
 
@@ -227,7 +228,7 @@ def test_a_failed_write_as_columns_writes_nothing(
 
     monkeypatch.setattr(frames, "write_frame", failing)
     with UnitOfWork(engine) as uow, pytest.raises(Conflict):
-        service.import_file(uow=uow, path=path, fmt="events")
+        service.import_file(uow=uow, actor_id="founder", path=path, fmt="events")
     assert calls == ["events", "deals", "stage_visits"]
     with engine.connect() as connection:
         assert raw_dump(connection) == before
@@ -262,7 +263,7 @@ def test_a_first_import_builds_the_indexes_after_the_rows(workspace: Cli, engine
     with engine.connect() as connection:
         before = connection.execute(select(func.count(), func.max(t.events.c.seq))).one()
     with UnitOfWork(engine) as uow:
-        report = service.import_file(uow=uow, path=path, fmt="events")
+        report = service.import_file(uow=uow, actor_id="founder", path=path, fmt="events")
     assert report.deals_new > 250  # a few are skipped for what the generated file gets wrong on purpose
     assert indexes_there(engine)
     assert constraints_there(engine)
@@ -288,7 +289,7 @@ def test_progress_counts_every_deal(workspace: Cli, engine: Engine, tmp_path: Pa
         return steps.append
 
     with UnitOfWork(engine) as uow:
-        report = service.import_file(uow=uow, path=path, fmt="events", progress=start)
+        report = service.import_file(uow=uow, actor_id="founder", path=path, fmt="events", progress=start)
         uow.commit()
     assert total == [report.deals_seen]
     assert sum(steps) == report.deals_seen

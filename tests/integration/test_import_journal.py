@@ -16,6 +16,7 @@ from dealflow.store import tables as t
 from dealflow.store.engine import make_engine
 from dealflow.store.unit_of_work import UnitOfWork
 
+from ..conftest import add_importer
 from .test_import_bulk import raw_dump
 from .test_import_columns import write_log
 
@@ -63,9 +64,10 @@ def test_an_import_alone_writes_through_a_rollback_journal_and_returns_to_wal(
     # A program that opens the file during the import still reads it (what was there before).
     path, seen = _log_watched(tmp_path, monkeypatch, 200, 21, also=lambda table: reads.append(_deals(reader)))
     assert _mode(sqlite_engine) == "wal"
+    who = add_importer(sqlite_engine)
     sqlite_engine.dispose()  # no other connection open, as in a fresh `dealflow import`
     with UnitOfWork(sqlite_engine) as uow:
-        report = service.import_file(uow=uow, path=path, fmt="events")
+        report = service.import_file(uow=uow, actor_id=who, path=path, fmt="events")
     reader.dispose()
     assert {mode for _, mode in seen} == {"delete"}
     assert reads
@@ -78,10 +80,11 @@ def test_an_import_beside_another_connection_stays_in_wal(
     sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path, seen = _log_watched(tmp_path, monkeypatch, 100, 22)
+    who = add_importer(sqlite_engine)
     other = make_engine(str(sqlite_engine.url))
     with other.connect() as held, UnitOfWork(sqlite_engine) as uow:
         held.execute(select(func.count()).select_from(t.deals)).scalar()
-        report = service.import_file(uow=uow, path=path, fmt="events")
+        report = service.import_file(uow=uow, actor_id=who, path=path, fmt="events")
     other.dispose()
     assert seen
     assert {mode for _, mode in seen} == {"wal"}
@@ -96,11 +99,12 @@ def test_a_failed_import_alone_writes_nothing_and_returns_to_wal(
             raise Conflict("someone else wrote first")
 
     path, seen = _log_watched(tmp_path, monkeypatch, 100, 23, also=fail)
+    who = add_importer(sqlite_engine)
     with sqlite_engine.connect() as connection:
         before = raw_dump(connection)
     sqlite_engine.dispose()
     with UnitOfWork(sqlite_engine) as uow, pytest.raises(Conflict):
-        service.import_file(uow=uow, path=path, fmt="events")
+        service.import_file(uow=uow, actor_id=who, path=path, fmt="events")
     assert ("events", "delete") in seen
     assert _mode(sqlite_engine) == "wal"
     with sqlite_engine.connect() as connection:

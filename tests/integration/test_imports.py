@@ -266,3 +266,29 @@ def test_a_move_the_installed_process_forbids_is_marked_reported_and_inspected(
     assert "forbidden" not in moves["deal:EV-S2"]
     assert "forbidden_move" in findings["EV-S1"]
     assert "forbidden_move" not in findings.get("EV-S2", set())
+
+
+def test_an_import_is_history_by_the_importer_not_impersonation(workspace: Cli, engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "log.csv"
+    path.write_text(EVENT_LOG, encoding="utf-8")
+    assert workspace("user", "add", "sam", "--name", "Sam", "--role", "ae", "--team", "east") == 0, workspace.err
+    assert workspace("user", "add", "rita", "--name", "Rita", "--role", "revops") == 0, workspace.err
+    before = event_total(engine)
+    assert workspace("import", str(path), "--as", "sam") == 5
+    assert "only revops or admin may import deal history" in workspace.err
+    assert event_total(engine) == before
+    assert workspace("import", str(path), "--as", "rita") == 0, workspace.err
+    with engine.connect() as connection:
+        actors = set(
+            connection.execute(select(t.events.c.actor).where(t.events.c.stream.startswith("deal:"))).scalars()
+        )
+        created = connection.execute(
+            select(t.events.c.data).where(t.events.c.stream == "deal:EV-A1", t.events.c.type == ev.DEAL_CREATED)
+        ).scalar_one()
+        owner = connection.execute(select(t.deals.c.owner).where(t.deals.c.id == "EV-A1")).scalar_one()
+    assert actors == {"rita"}  # every deal event is the importer's
+    assert owner == "ann-smith"  # the source's owner owns the deal
+    assert created["imported"] == {"format": "events", "ref": "A1", "user": "Ann Smith"}
+    # Another admin importing the same file again changes nothing.
+    report = workspace.json("import", str(path), "--as", "founder")
+    assert (report["deals_unchanged"], report["events_written"]) == (3, 0)  # type: ignore[index]

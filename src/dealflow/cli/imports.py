@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dealflow.cli.context import DbOption, JsonOption, console, print_json, workspace
+from dealflow.cli.context import AsOption, DbOption, JsonOption, console, print_json, resolve_actor, workspace
 from dealflow.imports.history import ImportReport
 from dealflow.imports.recording import Progress as Advance
 from dealflow.services.imports import FORMATS, import_file
@@ -53,9 +53,11 @@ def import_command(
         Path | None, typer.Option("--mapping", help="Column-mapping file (YAML) for --format mapping.")
     ] = None,
     db: DbOption = None,
+    as_user: AsOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Import deal history exported from another system; importing the same file again changes nothing."""
+    """Import deal history exported from another system (revops or admin); importing the same file
+    again changes nothing."""
     with _progress(sys.stderr.isatty() and not as_json) as bar, workspace(db) as uow:
 
         def start(total: int) -> Advance:
@@ -64,6 +66,7 @@ def import_command(
 
         report = import_file(
             uow=uow,
+            actor_id=resolve_actor(uow, as_user),
             path=file,
             fmt=fmt,
             process_key=process,

@@ -60,6 +60,7 @@ def import_event_columns(
     process_key: str | None,
     prefix: str | None,
     progress: Callable[[int], Progress] | None,
+    importer: str = IMPORTER,
 ) -> ImportReport | None:
     """Import the event log at ``path`` as columns, as ``import_file`` does; None (nothing written)
     when the general path must import it."""
@@ -84,6 +85,7 @@ def import_event_columns(
         report=report,
         order=columns.stage_order(),
         won_from=columns.won_from(),
+        importer=importer,
     )
     owners = deals.filter(_C("owner").is_not_null()).unique("owner", keep="first", maintain_order=True)
     # What ensure_people reads of the histories: each owner's first deal, for the team.
@@ -176,6 +178,7 @@ class _Teller:
         self.forms = FrameForms(uow.connection.dialect.name)
         actor = _looked_up("owner", people).fill_null(IMPORTER)
         self.deals = deals.with_columns(actor=actor, account_id=_looked_up("account", accounts))
+        self.importer_json = bulk.json_text(target.importer)
         amounts = columns.rows["amount_value"].drop_nulls().unique().to_list()
         self.amounts = {raw: str(value) for raw, value in _parse_each(self.process, "amount", amounts).items()}
 
@@ -264,7 +267,7 @@ class _Teller:
             if steps is None:
                 self.report.deals_skipped += 1
                 continue
-            found[deal] = NewDeal(ev.deal_stream(did), actor, steps)
+            found[deal] = NewDeal(ev.deal_stream(did), self.target.importer, steps)
         return found
 
     def _told(self) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -382,6 +385,7 @@ class _Teller:
             "reason_json": json_strings(deals["reason_text"]),
             "first_key_json": json_strings(deals["first_key"]),
             "here_json": json_strings(deals["here"]),
+            "source_user_json": json_strings(deals["owner"]).fill_null("null"),
         }
         deals = deals.with_columns(**json, created_json=_json_time(_C("first_at")))
         created = deals.select(
@@ -428,13 +432,13 @@ class _Teller:
             ', "fields": {"title": ', _C("title_json"),
             _optional(_C("first_amount").is_not_null(), _text(', "amount": "', _C("first_amount"), '"')),
             *[_optional(_C(f"{n}_json").is_not_null(), _text(f', "{n}": ', _C(f"{n}_json"))) for n in DIMENSIONS],
-            '}, "imported": {"format": "events", "ref": ', _C("ref_json"), "}}",
+            '}, "imported": {"format": "events", "ref": ', _C("ref_json"), ', "user": ', _C("source_user_json"), "}}",
         )  # fmt: skip
 
     def _state(self) -> pl.Expr:
         """Each deal's JSON state (what ``new_deals.new_deal_rows`` writes)."""
         process = self.process
-        by = _text(', "by": ', _C("actor_json"), ', "at": "')
+        by = _text(f', "by": {self.importer_json}, "at": "')
         amount = _text('"amount": {"value": "', _C("amount_last"), '"', by, _json_time(_C("amount_last_at")), '"}')
         first_amount = _C("first_amount").is_not_null()
         fields = _text(
@@ -469,9 +473,9 @@ class _Teller:
         the counts of their stays, for ``stay_durations``. Each table is written in the order of its key
         (events by number, the rest by deal id), so that its B-tree grows at one end; each batch is
         written while the next is prepared."""
-        forms, process = self.forms, self.process
+        forms, process, importer = self.forms, self.process, pl.lit(self.target.importer)
         event_rows = events.select(
-            "deal", "seq", stream=_text("deal:", _C("did")), version="version", type="type", actor="actor",
+            "deal", "seq", stream=_text("deal:", _C("did")), version="version", type="type", actor=importer,
             at=forms.stamp(_C("at")), data="data",
         )  # fmt: skip
         visit_rows = events.filter(_C("exit").is_not_null()).select(

@@ -55,6 +55,9 @@ class Target:
     # True for a process someone wrote and installed: its moves are rules the history is judged
     # by. A process an import generated only describes the history (no move of it is forbidden).
     checked: bool = True
+    # Who imports: every deal event is theirs (the source's owner stays the deal's owner, and its
+    # user's name is kept in the creation's ``imported`` record).
+    importer: str = IMPORTER
 
     def forbids(self, from_stage: str, to_stage: str) -> bool:
         """Whether the process does not allow the move (a skip not listed, a move back when never)."""
@@ -128,6 +131,7 @@ def resolve_target(
     report: ImportReport,
     order: Sequence[str] | None = None,
     won_from: Iterable[str] | None = None,
+    importer: str = IMPORTER,
 ) -> Target:
     """The installed process ``key`` (its stages matched by key or name), or a new one generated
     from the stages the histories name (``order`` and ``won_from``, the stages won deals were last in,
@@ -154,7 +158,7 @@ def resolve_target(
         for name in unknown:
             report.add("unknown_stage", f"stage {name!r} is not a stage of {key}: deals that reach it are skipped")
         report.process = f"{process.key}@{process.version}"
-        return Target(process, stages, checked=_installed_by_a_person(connection, process))
+        return Target(process, stages, checked=_installed_by_a_person(connection, process), importer=importer)
     if won_from is None:
         won_from = {e.stage for h in histories if h.outcome == "won" and h.entries for e in h.entries[-1:]}
     source = generated_process(key, name, order, sorted(won_from), fields)
@@ -162,7 +166,7 @@ def resolve_target(
     data = {"key": process.key, "version": process.version, "name": process.name, "source": source}
     record_events(uow, [Event(ev.PROCESS_INSTALLED, f"process:{process.key}", uow.clock(), IMPORTER, data)])
     report.process = f"{process.key}@{process.version} (new)"
-    return Target(process, {name: slug(name) for name in order}, checked=False)
+    return Target(process, {name: slug(name) for name in order}, checked=False, importer=importer)
 
 
 def _installed_by_a_person(connection: Connection, process: Process) -> bool:
@@ -248,7 +252,7 @@ def history_events(
 ) -> list[Event] | None:
     """The events that tell ``history`` in dealflow's terms, or None (reported) when it cannot be told."""
     steps = history_steps(history, target=target, owner=owner, account_id=account_id, fmt=fmt, now=now, report=report)
-    return None if steps is None else [Event(kind, stream, at, owner, data) for kind, at, data in steps]
+    return None if steps is None else [Event(kind, stream, at, target.importer, data) for kind, at, data in steps]
 
 
 def history_steps(
@@ -261,7 +265,8 @@ def history_steps(
     now: datetime,
     report: ImportReport,
 ) -> list[Step] | None:
-    """What :func:`history_events` tells, as each event's type, time and data (all by ``owner``)."""
+    """What :func:`history_events` tells, as each event's type, time and data (all by the importer;
+    ``owner`` owns the deal)."""
     process, positions = target.process, target.positions
     entries = sorted(history.entries, key=_entered_at)
     steps = [(target.stages.get(e.stage), e) for e in entries if outcome_of(e.stage) is None]
@@ -290,7 +295,7 @@ def history_steps(
             ref=history.ref,
         )
         return None
-    provenance = {"format": fmt, "ref": history.ref}
+    provenance = {"format": fmt, "ref": history.ref, "user": history.owner or None}
     fields: dict[str, Any] = {"title": _field(target, "title", history.title or history.ref, history, report)}
     if history.amount is not None:
         fields["amount"] = _field(target, "amount", history.amount, history, report)
@@ -356,7 +361,8 @@ def _entered_at(entry: StageEntry) -> datetime:
 
 
 def _same(a: Event, b: Event) -> bool:
-    return (a.type, a.at, a.actor, a.data) == (b.type, b.at, b.actor, b.data)
+    """The same history, whoever imported it."""
+    return (a.type, a.at, a.data) == (b.type, b.at, b.data)
 
 
 def _existing(connection: Connection, streams: list[str]) -> dict[str, list[Event]]:
@@ -453,7 +459,7 @@ class _Sorter:
             if steps is None:
                 report.deals_skipped += 1
                 continue
-            deal = NewDeal(ev.deal_stream(did), owner, steps)
+            deal = NewDeal(ev.deal_stream(did), self.target.importer, steps)
             if did in self.known:
                 known.append((history, did, deal.events()))
             else:

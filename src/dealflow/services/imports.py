@@ -19,6 +19,8 @@ from dealflow.imports.pipedrive import read_pipedrive
 from dealflow.imports.recording import Progress, ensure_accounts, ensure_people, record_histories, resolve_target
 from dealflow.imports.salesforce import read_salesforce
 from dealflow.imports.sources import Source
+from dealflow.services import access
+from dealflow.services.lookups import load_actor
 from dealflow.store import bulk
 from dealflow.store.unit_of_work import UnitOfWork
 
@@ -58,16 +60,19 @@ def import_file(
     date_format: str | None = None,
     mapping: Path | None = None,
     progress: Callable[[int], Progress] | None = None,
+    actor_id: str,
 ) -> ImportReport:
-    """Import ``path`` read as ``fmt``; everything is written, or (on an error) nothing. On SQLite, a
-    workspace no other program has open is written through a rollback journal (see
-    :func:`dealflow.store.bulk.sole_writer`)."""
+    """Import ``path`` read as ``fmt``, as ``actor_id`` (revops or admin: every deal event is
+    theirs, the source's owners stay the deals' owners); everything is written, or (on an error)
+    nothing. On SQLite, a workspace no other program has open is written through a rollback journal
+    (see :func:`dealflow.store.bulk.sole_writer`)."""
+    access.administer(load_actor(uow.connection, user_id=actor_id), "import deal history")
     if fmt not in FORMATS:
         raise InvalidInput(f"unknown format {fmt!r} (formats: {', '.join(FORMATS)})", field="--format")
     with bulk.sole_writer(uow.connection):
         if fmt == "events" and date_format is None and mapping is None:
             imported = import_event_columns(
-                uow=uow, path=path, process_key=process_key, prefix=prefix, progress=progress
+                uow=uow, path=path, process_key=process_key, prefix=prefix, progress=progress, importer=actor_id
             )
             if imported is not None:
                 uow.commit()
@@ -89,6 +94,7 @@ def import_file(
             fields=source.fields,
             report=report,
             order=source.stages,
+            importer=actor_id,
         )
         first_role = target.process.stages[0].owner_role
         people = ensure_people(uow, source.histories, role=first_role, managers=source.managers, report=report)
