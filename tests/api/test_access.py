@@ -78,9 +78,12 @@ def test_a_rep_cannot_read_or_change_another_teams_deal(
     assert refused.status_code == 403, refused.text
     error = refused.json()["error"]
     assert error["kind"] == "forbidden"
-    assert error["message"].endswith("is not yours to see: you see only your own deals") or error["message"].endswith(
-        "is not yours to change: you change only your own deals"
+    said = (
+        "is not yours to see: you see only your own deals",
+        "is not yours to change: you change only your own deals",
     )
+    assert any(words in error["message"] for words in said), error["message"]
+    assert error["message"].endswith(", a manager of team east, revops or admin may)")  # and who may
     assert (api.count(), api.count(t.handoffs)) == before
     assert api.client("ben").get(f"{V1}/deals/{ids['ben']}").json()["version"] == 1
 

@@ -60,7 +60,8 @@ def test_another_teams_deal_is_refused_with_the_reason_and_absent_from_the_board
     answer = page.goto(f"/deals/{west.id}")
     assert answer is not None
     assert answer.status == 403
-    expect(page.locator("[data-test=error]")).to_have_text(f"deal {west.id} is not yours to see: you see {scope}")
+    expect(page.locator("[data-test=error]")).to_contain_text(f"deal {west.id} is not yours to see: you see {scope}")
+    expect(page.locator("[data-test=error]")).to_contain_text(f"(only {west.owner}, a manager of team west")
     expect(page.locator("body")).not_to_contain_text(WEST_DEAL)
     shoot(page, f"forbidden-{user}")
 

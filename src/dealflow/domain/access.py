@@ -67,6 +67,12 @@ def _owns(scope: Scope, owner: str, team: str | None) -> bool:
     return scope.reach == "team" and team is not None and team == scope.team
 
 
+def _who_may(record: Ownership) -> str:
+    """Who may, in the words of a refusal: its owner, their team's manager, revops and admins."""
+    team = f", a manager of team {record.owner_team}" if record.owner_team else ""
+    return f" (only {record.owner}{team}, revops or admin may)"
+
+
 def may_see(actor: Actor, record: Ownership) -> str | None:
     """None when the actor may read ``record``, else why not."""
     scope = scope_of(actor)
@@ -74,7 +80,7 @@ def may_see(actor: Actor, record: Ownership) -> str | None:
         return None
     if record.handoff_to is not None and _owns(scope, record.handoff_to, record.handoff_to_team):
         return None
-    return f"{record.record} is not yours to see: you see {scope.describe()}"
+    return f"{record.record} is not yours to see: you see {scope.describe()}{_who_may(record)}"
 
 
 def may_change(actor: Actor, record: Ownership) -> str | None:
@@ -84,7 +90,7 @@ def may_change(actor: Actor, record: Ownership) -> str | None:
         return None
     if may_see(actor, record) is None:
         return f"{record.record} is owned by {record.owner}: accept the handoff before changing it"
-    return f"{record.record} is not yours to change: you change {scope.describe()}"
+    return f"{record.record} is not yours to change: you change {scope.describe()}{_who_may(record)}"
 
 
 def may_assign(actor: Actor, *, owner: str, owner_team: str | None) -> str | None:
