@@ -485,3 +485,40 @@ def test_mapping_option_and_format_go_together(workspace: Cli, engine: Engine) -
     assert workspace("import", str(HUBSPOT), "--format", "hubspot", "--mapping", str(CUSTOM_MAPPING)) == 2
     assert "--mapping is for --format mapping, not hubspot" in workspace.err
     assert event_total(engine) == events
+
+
+SKIPPING = """Deal,Name,Owner,Status,Prospecting on,Qualification on,Discovery on,Value
+M1,Skipper,Ann Lee,Discovery,2025-01-02,,2025-01-09,1000
+M2,Stepper,Ann Lee,Qualification,2025-01-02,2025-01-05,,500
+"""
+SKIPPING_MAPPING = """layout: snapshot
+columns:
+  deal_id: Deal
+  title: Name
+  owner: Owner
+  stage: Status
+  amount: Value
+  stage_dates: {Prospecting: Prospecting on, Qualification: Qualification on, Discovery: Discovery on}
+stages: [Prospecting, Qualification, Discovery]
+"""
+
+
+def test_a_mapped_import_into_a_written_process_flags_a_forbidden_skip_and_needs_a_role(
+    workspace: Cli, engine: Engine, tmp_path: Path
+) -> None:
+    (tmp_path / "pipeline.csv").write_text(SKIPPING, encoding="utf-8")
+    (tmp_path / "sheet.yaml").write_text(SKIPPING_MAPPING, encoding="utf-8")
+    assert workspace("user", "add", "sam", "--name", "Sam", "--role", "ae", "--team", "east") == 0, workspace.err
+    args = ["import", str(tmp_path / "pipeline.csv"), "--format", "mapping", "--mapping", str(tmp_path / "sheet.yaml")]
+    assert workspace(*args, "--process", "standard", "--as", "sam") == 5
+    report = workspace.json(*args, "--process", "standard")
+    assert [(i["code"], i["ref"]) for i in report["issues"]] == [("forbidden_move", "M1")]  # type: ignore[index]
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(t.events.c.stream, t.events.c.actor, t.events.c.data).where(t.events.c.type == "DealMoved")
+        ).all()
+    moves = {row.stream: row.data for row in rows}
+    assert moves["deal:MAP-M1"]["forbidden"] is True
+    assert "forbidden" not in moves["deal:MAP-M2"]
+    assert {row.actor for row in rows} == {"founder"}  # the importer's, not Ann Lee's
+    assert deal(engine, "MAP-M1").owner == "ann-lee"  # type: ignore[attr-defined]
