@@ -172,3 +172,22 @@ def test_a_refusal_writes_nothing_and_names_the_rule(api: Api) -> None:
         _update(uow, "wes", deal)
     assert isinstance(refused.value, Forbidden)
     assert api.count() == before
+
+
+def test_reads_on_the_command_line_with_as_see_what_the_api_shows(
+    api: Api, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deal = _fresh_deal(api)  # ada's, east
+    db = ["--db", database_url]
+    for actor, code in (("ada", 0), ("max", 0), ("root", 0), ("cyd", 5), ("wes", 5)):
+        api_status = api.client(actor).get(f"{V1}/deals/{deal}").status_code
+        assert (run(["deal", "show", deal, *db, "--as", actor]), api_status) == (code, 200 if code == 0 else 403)
+        assert run(["review", deal, *db, "--as", actor]) == code
+    capsys.readouterr()
+    assert run(["deal", "list", "--json", *db, "--as", "cyd"]) == 0
+    assert deal not in capsys.readouterr().out
+    assert run(["deal", "list", "--json", *db, "--as", "max"]) == 0
+    assert deal in capsys.readouterr().out
+    assert run(["inspect", "--team", "east", *db, "--as", "wes"]) == 5
+    assert run(["metrics", "--owner", "ada", *db, "--as", "cyd"]) == 5
+    assert "your own deals only" in capsys.readouterr().err

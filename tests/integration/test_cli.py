@@ -111,7 +111,8 @@ def test_validate_reports_file_line_and_field(cli: Cli, tmp_path: Path) -> None:
         (("deal", "lose", "D-1"), 3, "a lost deal needs a reason code"),
         (("deal", "win", "D-1", "--reason", "value"), 3, "the deal cannot be closed as won"),
         (("next-step", "set", "D-1", "Call", "--due", "yesterday"), 2, "--due: not a date or time"),
-        (("deal", "list", "--as", "ghost"), 2, "No such option: --as"),
+        (("deal", "list", "--as", "ghost"), 4, "no user 'ghost'"),
+        (("deal", "list", "--colour", "red"), 2, "No such option: --colour"),
     ],
 )
 def test_bad_input_gets_one_clear_line_and_changes_nothing(

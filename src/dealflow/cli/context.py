@@ -16,8 +16,11 @@ from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy import Engine
 
+from dealflow.domain.decisions import Actor
 from dealflow.errors import InvalidInput, NotFound
 from dealflow.process.durations import parse_duration
+from dealflow.services import access
+from dealflow.services.lookups import load_actor
 from dealflow.settings import Settings
 from dealflow.store import queries
 from dealflow.store.engine import check_ready, make_engine
@@ -77,6 +80,24 @@ def resolve_actor(uow: UnitOfWork, as_user: str | None) -> str:
         f"say who you are with --as USER or DEALFLOW_USER (users: {', '.join(u.id for u in users)})",
         field="--as",
     )
+
+
+def reader(uow: UnitOfWork, as_user: str | None) -> Actor | None:
+    """Who reads, for commands that only read: --as or $DEALFLOW_USER, who sees what they would
+    see logged in (their own deals, their team's, or all); None without either: whoever runs the
+    command on the workspace's database reads all of it."""
+    chosen = as_user or os.environ.get("DEALFLOW_USER")
+    if not chosen:
+        return None
+    return load_actor(uow.connection, user_id=resolve_actor(uow, chosen))
+
+
+def report_scope(
+    uow: UnitOfWork, as_user: str | None, *, owner: str | None, team: str | None
+) -> tuple[str | None, str | None]:
+    """The owner and team filters of a report read by ``as_user`` (see :func:`reader`)."""
+    actor = reader(uow, as_user)
+    return (owner, team) if actor is None else access.report_filters(actor, owner=owner, team=team)
 
 
 def parse_when(text: str, *, field: str, now: datetime | None = None) -> datetime:

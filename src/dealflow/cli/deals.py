@@ -15,6 +15,8 @@ from dealflow.cli.context import (
     pairs,
     parse_when,
     print_json,
+    reader,
+    report_scope,
     resolve_actor,
     workspace,
 )
@@ -22,6 +24,7 @@ from dealflow.domain import commands as cmds
 from dealflow.domain.deals import Deal
 from dealflow.domain.evidence import EvidenceCommand
 from dealflow.errors import InvalidInput
+from dealflow.services import access
 from dealflow.services import deals as sd
 from dealflow.store import queries
 
@@ -80,16 +83,19 @@ def list_deals(
     process: Annotated[str | None, typer.Option(help="Only this process.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 200,
     db: DbOption = None,
+    as_user: AsOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List deals with their stage, owner, amount and next step."""
+    """List deals with their stage, owner, amount and next step (with --as, the deals that user sees)."""
     if status not in ("open", "won", "lost", "disqualified", "all"):
         raise InvalidInput("must be open, won, lost, disqualified or all", field="--status")
     with workspace(db) as uow:
+        owner, team = report_scope(uow, as_user, owner=owner, team=None)
         rows = queries.list_deals(
             uow.connection,
             stage=stage,
             owner=owner,
+            team=team,
             status=None if status == "all" else status,
             process=process,
             limit=limit,
@@ -110,9 +116,11 @@ def list_deals(
 
 
 @app.command("show")
-def show(deal_id: DealArg, db: DbOption = None, as_json: JsonOption = False) -> None:
+def show(deal_id: DealArg, db: DbOption = None, as_user: AsOption = None, as_json: JsonOption = False) -> None:
     """Show a deal: its fields, the gate of its stage ticked or not, next step, handoff, activities."""
     with workspace(db) as uow:
+        if (actor := reader(uow, as_user)) is not None:
+            access.deal(uow.connection, actor=actor, deal_id=deal_id)
         deal, process, gate = sd.check_gate(uow=uow, deal_id=deal_id)
         activities = queries.deal_activities(uow.connection, deal_id=deal_id)
         contacts = queries.deal_contacts(uow.connection, deal_id=deal_id)

@@ -10,8 +10,9 @@ from rich.table import Table
 
 from dealflow.analytics.inspection import SEVERITIES, at_least, inspect_deals
 from dealflow.analytics.review import agenda_text, review_deal
-from dealflow.cli.context import DbOption, JsonOption, console, print_json, workspace
+from dealflow.cli.context import AsOption, DbOption, JsonOption, console, print_json, reader, report_scope, workspace
 from dealflow.errors import InvalidInput
+from dealflow.services import access
 
 
 def inspect_pipeline(
@@ -20,12 +21,15 @@ def inspect_pipeline(
     process: Annotated[str | None, typer.Option(help="Only deals of this process.")] = None,
     severity: Annotated[str, typer.Option(help="Minimum severity shown: high, medium or low.")] = "low",
     db: DbOption = None,
+    as_user: AsOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List the open deals that need attention, most severe first, each with its reasons."""
+    """List the open deals that need attention, most severe first, each with its reasons (with --as,
+    among the deals that user sees)."""
     if severity not in SEVERITIES:
         raise InvalidInput("must be high, medium or low", field="--severity")
     with workspace(db) as uow:
+        owner, team = report_scope(uow, as_user, owner=owner, team=team)
         found = inspect_deals(uow.connection, now=uow.clock(), owner=owner, team=team, process=process)
     found = [f for f in found if at_least(f.severity, severity)]
     if as_json:
@@ -55,10 +59,13 @@ def inspect_pipeline(
 def review(
     deal_id: Annotated[str, typer.Argument(help="Deal id, like D-12.")],
     db: DbOption = None,
+    as_user: AsOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """A deal's review agenda: why it moved and on what evidence, its next step, handoffs, friction."""
     with workspace(db) as uow:
+        if (actor := reader(uow, as_user)) is not None:
+            access.deal(uow.connection, actor=actor, deal_id=deal_id)
         found = review_deal(uow.connection, deal_id=deal_id, now=uow.clock())
     if as_json:
         print_json(found.model_dump(mode="json"))

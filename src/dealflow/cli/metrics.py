@@ -16,7 +16,7 @@ from dealflow.analytics.metrics import Metrics, MetricSet, compute_metrics
 from dealflow.analytics.periods import parse_period
 from dealflow.analytics.scope import DIMENSIONS
 from dealflow.cli import cadences
-from dealflow.cli.context import DbOption, JsonOption, console, print_json, workspace
+from dealflow.cli.context import AsOption, DbOption, JsonOption, console, print_json, report_scope, workspace
 from dealflow.errors import InvalidInput
 
 BAR_WIDTH = 10
@@ -38,17 +38,20 @@ def metrics(
     product: Filter = None,
     target: Annotated[str | None, typer.Option(help="Target amount, for pipeline coverage.")] = None,
     db: DbOption = None,
+    as_user: AsOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Show the metrics of a process: funnel, time in stage, win rate, cycle, handoffs, next steps."""
+    """Show the metrics of a process: funnel, time in stage, win rate, cycle, handoffs, next steps
+    (with --as, over the deals that user sees)."""
     if ctx.invoked_subcommand is not None:
         return
     if by is not None and by not in DIMENSIONS:
         raise InvalidInput(f"cannot slice by {by!r} (choose {', '.join(DIMENSIONS)})", field="--by")
     chosen = parse_period(period) if period is not None else None
     amount = _amount(target)
-    filters = {"owner": owner, "team": team, "source": source, "segment": segment, "product": product}
     with workspace(db) as uow:
+        owner, team = report_scope(uow, as_user, owner=owner, team=team)
+        filters = {"owner": owner, "team": team, "source": source, "segment": segment, "product": product}
         found = compute_metrics(
             uow.connection,
             process=process,

@@ -65,8 +65,9 @@ def list_deals(
     process: str | None = None,
     limit: int = 200,
     offset: int = 0,
+    team: str | None = None,
 ) -> Sequence[Any]:
-    """Deals matching the filters, newest first, with their next step."""
+    """Deals matching the filters (``team``: whose owner is in it), newest first, with their next step."""
     d, n = t.deals, t.next_steps
     query = (
         select(
@@ -91,6 +92,8 @@ def list_deals(
     for column, value in ((d.c.stage, stage), (d.c.owner, owner), (d.c.status, status), (d.c.process, process)):
         if value is not None:
             query = query.where(column == value)
+    if team is not None:
+        query = query.where(d.c.owner.in_(select(t.users.c.id).where(t.users.c.team == team)))
     return connection.execute(query).all()
 
 
