@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from dealflow.analytics.inspection import Finding, inspect_deals
+from dealflow.analytics.metrics import compute_metrics
 from dealflow.analytics.review import agenda_text, review_deal
 from dealflow.domain import commands as cmds
 from dealflow.domain import events as ev
@@ -355,3 +356,23 @@ def test_the_review_of_a_lost_deal_says_why_it_closed(team: Factory, clock: Cloc
     assert [item.number for item in review.agenda] == [1, 2, 3, 4]
     assert "ada closed it as lost in Prospecting (reason: timing)" in agenda_text(review)
     assert "No: no next step is set." in agenda_text(review)
+
+
+def test_a_next_step_due_this_very_moment_is_overdue_everywhere(team: Factory, clock: Clock, engine: Engine) -> None:
+    deal_id = create(team, "On the dot")
+    due = clock.now + timedelta(hours=2)
+    step(team, deal_id, due)
+    clock.now = due  # the boundary: due exactly now
+    with team() as uow:
+        _, _, gate = sd.check_gate(uow=uow, deal_id=deal_id)
+        findings = {f.deal_id: {r.code for r in f.reasons} for f in inspect_deals(uow.connection, now=clock.now)}
+        metrics = compute_metrics(
+            uow.connection, process="standard", period=None, slice_by=None, filters={}, now=clock.now, target=None
+        )
+        review = review_deal(uow.connection, deal_id=deal_id, now=clock.now)
+    assert gate is not None
+    assert any(u.kind == "next_step" and "was due" in u.detail for u in gate.unmet)
+    assert "next_step_overdue" in findings[deal_id]
+    assert (metrics.next_steps.overdue, metrics.next_steps.compliant) == (1, 0)
+    assert review.next_step is not None
+    assert review.next_step.overdue

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Select, and_, func, literal, or_, select
 
 from dealflow.analytics.percentiles import percentiles
 from dealflow.domain import events as ev
+from dealflow.domain.deals import overdue
 from dealflow.process.criteria import NextStepSet
 from dealflow.process.models import Process, Stage
 from dealflow.services.lookups import load_process
@@ -186,7 +187,7 @@ def _next_step(facts: DealFacts, stage: Stage, now: datetime) -> list[Reason]:
     step = facts.next_step
     if step is None:
         return [Reason(code="no_next_step", message="No next step set", severity="high")]
-    if step.due <= now:
+    if overdue(step.due, now):
         late = _days((now - step.due).total_seconds())
         message = f"Next step '{step.action}' was due {step.due:%Y-%m-%d} ({late} ago)"
         return [Reason(code="next_step_overdue", message=message, severity="high")]

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import ColumnElement, Connection, case, func, select
 
 from dealflow.analytics.scope import Rows, Scope
+from dealflow.domain.deals import overdue
 from dealflow.store import tables as t
 
 
@@ -38,13 +39,14 @@ def measure_next_steps(connection: Connection, scope: Scope) -> dict[Any, NextSt
     d, n = t.deals, t.next_steps
     source, conditions, key = scope.frame(d, Rows(owner=d.c.owner, stage=d.c.stage, deal=d))
     source = source.outerjoin(n, n.c.deal_id == d.c.id)
-    compliant = n.c.due >= scope.now
+    late = overdue(n.c.due, scope.now)
+    compliant = ~late
     query = (
         select(
             key.label("k"),
             func.count(),
             func.count(n.c.deal_id),
-            _count(n.c.due < scope.now),
+            _count(late),
             _count(compliant),
             _count(compliant & n.c.buyer_confirmed),
         )
@@ -53,11 +55,11 @@ def measure_next_steps(connection: Connection, scope: Scope) -> dict[Any, NextSt
         .group_by(*scope.groups(key))
     )
     found: dict[Any, NextStepCompliance] = {}
-    for k, total, with_step, overdue, ok, confirmed in connection.execute(query):
+    for k, total, with_step, n_late, ok, confirmed in connection.execute(query):
         found[k] = NextStepCompliance(
             open_deals=int(total),
             with_next_step=int(with_step),
-            overdue=int(overdue),
+            overdue=int(n_late),
             compliant=int(ok),
             buyer_confirmed=int(confirmed),
             compliance=int(ok) / int(total) if total else None,

@@ -16,7 +16,7 @@ from dealflow.analytics.evidence_trail import Check, EvidenceTrail, Proof, judge
 from dealflow.analytics.inspection import THIN_HANDOFF
 from dealflow.analytics.percentiles import percentiles
 from dealflow.domain import events as ev
-from dealflow.domain.deals import Deal, evolve
+from dealflow.domain.deals import Deal, evolve, overdue
 from dealflow.domain.events import Event
 from dealflow.domain.gates import evaluate_criteria, exit_gate, required_fields
 from dealflow.errors import NotFound
@@ -391,7 +391,7 @@ def review_deal(connection: Connection, *, deal_id: str, now: datetime) -> Revie
             buyer_confirmed=step.buyer_confirmed,
             set_by=step.by,
             set_at=step.at,
-            overdue=step.due <= now,
+            overdue=overdue(step.due, now),
         )
     next_stage, lacks = _still_lacks(deal, process, now)
     review = Review(

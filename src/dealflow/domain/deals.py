@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, overload
 
 from pydantic import BaseModel, ConfigDict
 
@@ -55,6 +55,23 @@ class NextStep(_State):
     buyer_confirmed: bool
     by: str
     at: datetime
+
+
+class _Moment(Protocol):
+    """A time, or a column of times in a query: anything compared with a datetime."""
+
+    def __le__(self, other: datetime, /) -> Any: ...
+
+
+@overload
+def overdue(due: datetime, now: datetime) -> bool: ...
+@overload
+def overdue(due: _Moment, now: datetime) -> Any: ...
+def overdue(due: Any, now: datetime) -> Any:
+    """Whether a next step due at ``due`` is overdue at ``now``: once its time has come it is no
+    longer ahead (due at or before ``now``). The one rule for the gate, inspection, metrics,
+    reviews, digests and pages; given a column, the condition a query filters on."""
+    return due <= now
 
 
 class PendingHandoff(_State):

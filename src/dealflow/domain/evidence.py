@@ -16,7 +16,7 @@ from dealflow.domain.commands import (
     SetNextStep,
     UpdateFields,
 )
-from dealflow.domain.deals import Deal
+from dealflow.domain.deals import Deal, overdue
 from dealflow.domain.decisions import Actor, Decision, Refusal, event
 from dealflow.domain.fields import MAX_TEXT, parse_fields
 from dealflow.errors import InvalidInput
@@ -60,7 +60,7 @@ def _data(deal: Deal, cmd: EvidenceCommand, process: Process, now: datetime) -> 
             data = {"kind": kind, "summary": _text(summary, "summary"), "at": when.isoformat()}
             return ev.ACTIVITY_LOGGED, {**data, "contact_id": contact}
         case SetNextStep(action=action, owner=owner, due=due, buyer_confirmed=confirmed):
-            if due <= now:
+            if overdue(due, now):
                 raise InvalidInput(f"must be in the future (got {due:%Y-%m-%d %H:%M})", field="due")
             data = {"action": _text(action, "action", limit=500), "owner": owner}
             return ev.NEXT_STEP_SET, {**data, "due": due.isoformat(), "buyer_confirmed": confirmed}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from dealflow.domain import access
-from dealflow.domain.deals import Deal, Evidence
+from dealflow.domain.deals import Deal, Evidence, overdue
 from dealflow.process.criteria import (
     ActivitySince,
     ApprovalRecorded,
@@ -111,7 +111,7 @@ def check(criterion: Criterion, deal: Deal, process: Process, now: datetime) -> 
                 detail = "none set"
             elif since is not None and step.at < since:
                 detail = f"'{step.action}' was set on {step.at:%Y-%m-%d}, before this stage: set this stage's"
-            elif step.due <= now:
+            elif overdue(step.due, now):
                 detail = f"'{step.action}' was due {step.due:%Y-%m-%d}"
             elif confirmed and not step.buyer_confirmed:
                 detail = f"'{step.action}' is not confirmed by the buyer"

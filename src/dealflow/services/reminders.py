@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from dealflow.domain.deals import overdue
 from dealflow.store import outbox
 from dealflow.store import tables as t
 from dealflow.store.outbox import Message
@@ -39,12 +40,12 @@ def due_next_steps(engine: Engine, now: datetime) -> dict[str, list[Any]]:
 
 def digest(rows: list[Any], now: datetime) -> tuple[str, str]:
     """The subject and body of one user's digest."""
-    overdue = [r for r in rows if r.due < now]
-    subject = f"Your next steps for {now:%A %d %B}: {len(rows)} due" + (f", {len(overdue)} overdue" if overdue else "")
+    late = [r for r in rows if overdue(r.due, now)]
+    subject = f"Your next steps for {now:%A %d %B}: {len(rows)} due" + (f", {len(late)} overdue" if late else "")
     lines = [f"Hello {rows[0].user_name},", "", "Next steps due today or overdue:", ""]
     for r in rows:
-        late = " (overdue)" if r.due < now else ""
-        lines.append(f"- {r.due:%Y-%m-%d %H:%M} UTC{late}  {r.deal_id} {r.title}: {r.action}")
+        mark = " (overdue)" if overdue(r.due, now) else ""
+        lines.append(f"- {r.due:%Y-%m-%d %H:%M} UTC{mark}  {r.deal_id} {r.title}: {r.action}")
     return subject, "\n".join(lines) + "\n"
 
 

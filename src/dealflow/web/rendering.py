@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from dealflow.domain.deals import overdue
 from dealflow.services.auth import Principal
 
 HERE = Path(__file__).parent
@@ -65,6 +66,7 @@ def _environment() -> Environment:
     env.filters["when"] = when
     env.filters["plain"] = plain
     env.filters["words"] = words
+    env.globals["overdue"] = overdue  # a next step's one rule (dealflow.domain.deals.overdue)
     env.globals["htmx_js"] = HTMX
     env.globals["sortable_js"] = SORTABLE
     return env

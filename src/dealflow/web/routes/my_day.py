@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from dealflow.analytics.inspection import inspect_deals
 from dealflow.api.dependencies import WorkspaceDep
 from dealflow.domain.access import scope_of
+from dealflow.domain.deals import overdue
 from dealflow.services import access
 from dealflow.store import cadence_tasks as tasks
 from dealflow.store import listings
@@ -42,8 +43,8 @@ def my_day(request: Request, me: PageUser, workspace: WorkspaceDep) -> Response:
     dated = [d for d in deals.rows if d.next_step_due is not None]
     return render(
         request, "day.html", me, now=now,
-        overdue=[d for d in dated if d.next_step_due < now],
-        due_today=[d for d in dated if now <= d.next_step_due < _day_end(now)],
+        overdue=[d for d in dated if overdue(d.next_step_due, now)],
+        due_today=[d for d in dated if not overdue(d.next_step_due, now) and d.next_step_due < _day_end(now)],
         without=[d for d in deals.rows if d.next_step is None],
         handoffs=handoffs.rows, touches=touches, names=names, today=today,
     )  # fmt: skip
