@@ -34,7 +34,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from dealflow.api.app import create_app
+from dealflow.server.app import create_app
 from dealflow.settings import Settings
 from dealflow.store import tables as t
 from dealflow.store.engine import make_engine, upgrade

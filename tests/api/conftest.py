@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
-from dealflow.api.app import create_app
+from dealflow.server.app import create_app
 from dealflow.services import tokens
 from dealflow.services import workspace as ws
 from dealflow.settings import Settings

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 
-from dealflow.api.app import ROUTERS
+from dealflow.api.routers import ROUTERS
 from dealflow.store import tables as t
 
 from .conftest import USERS, Api, deal_of

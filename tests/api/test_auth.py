@@ -9,7 +9,7 @@ import httpx2 as httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from dealflow.api.app import create_app
+from dealflow.server.app import create_app
 from dealflow.services import auth
 from dealflow.store import tables as t
 

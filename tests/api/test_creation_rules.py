@@ -15,8 +15,8 @@ from dealflow.cli.app import run
 from dealflow.domain import events as ev
 from dealflow.errors import Forbidden, GateRefused
 from dealflow.services import deals as sd
-from dealflow.services.lookups import load_process
 from dealflow.store import tables as t
+from dealflow.store.processes import load_process
 
 from .conftest import Api
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from dealflow.api.app import create_app
+from dealflow.server.app import create_app
 from dealflow.services import workspace as ws
 from dealflow.settings import Settings
 from dealflow.store import tables as t

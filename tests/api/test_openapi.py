@@ -11,7 +11,8 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
 
-from dealflow.api.app import PREFIX, ROUTERS, create_app
+from dealflow.api.routers import PREFIX, ROUTERS
+from dealflow.server.app import create_app
 from dealflow.settings import Settings
 
 

@@ -22,8 +22,8 @@ import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import Engine, event, func, select
 
-from dealflow.api.app import create_app
 from dealflow.domain.deals import Deal
+from dealflow.server.app import create_app
 from dealflow.services import auth, demo
 from dealflow.services import deals as sd
 from dealflow.services import workspace as ws

@@ -28,9 +28,9 @@ from dealflow.process.loading import load_template
 from dealflow.services import deals as sd
 from dealflow.services import workspace as ws
 from dealflow.services.imports import import_file
-from dealflow.services.lookups import load_process
 from dealflow.store import queries
 from dealflow.store import tables as t
+from dealflow.store.processes import load_process
 from dealflow.store.unit_of_work import UnitOfWork
 
 from ..conftest import START, Clock, add_importer

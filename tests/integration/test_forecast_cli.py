@@ -23,7 +23,7 @@ from dealflow.analytics.forecast_history import Calls, load_history
 from dealflow.analytics.forecast_runs import forecast_period
 from dealflow.analytics.forecast_snapshots import score_snapshots, take_snapshot
 from dealflow.analytics.periods import parse_period
-from dealflow.api.app import create_app
+from dealflow.server.app import create_app
 from dealflow.services import tokens
 from dealflow.settings import Settings
 from dealflow.store import tables as t

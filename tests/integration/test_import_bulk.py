@@ -21,11 +21,11 @@ from dealflow.errors import Conflict
 from dealflow.imports.generic import read_event_log
 from dealflow.imports.history import ImportReport, person_id, slug
 from dealflow.imports.recording import BATCH, Target, deal_id, history_events
-from dealflow.services.lookups import load_process
 from dealflow.store import tables as t
 from dealflow.store.appender import NewDealAppender
 from dealflow.store.event_log import rebuild, record_new_deals
 from dealflow.store.new_deals import NewDeal
+from dealflow.store.processes import load_process
 from dealflow.store.unit_of_work import UnitOfWork
 
 from .conftest import Cli

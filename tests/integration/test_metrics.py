@@ -25,8 +25,8 @@ from dealflow.process.loading import load_template
 from dealflow.process.models import Process
 from dealflow.services import deals as sd
 from dealflow.services import workspace as ws
-from dealflow.services.lookups import load_process
 from dealflow.store import queries
+from dealflow.store.processes import load_process
 from dealflow.store.unit_of_work import UnitOfWork
 
 from ..conftest import START, Clock

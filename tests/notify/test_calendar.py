@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from icalendar import Calendar
 from sqlalchemy import Engine
 
-from dealflow.api.app import create_app
+from dealflow.server.app import create_app
 from dealflow.services import cadences
 from dealflow.services import calendar as cal
 from dealflow.services import leads as sl

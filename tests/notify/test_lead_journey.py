@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from dealflow.api.app import create_app
 from dealflow.cli.access import DEMO_PASSWORD
+from dealflow.server.app import create_app
 from dealflow.services import auth
 from dealflow.settings import Settings
 

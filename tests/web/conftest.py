@@ -12,8 +12,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
-from dealflow.api.app import create_app
 from dealflow.domain.deals import Deal
+from dealflow.server.app import create_app
 from dealflow.services import auth
 from dealflow.services import deals as sd
 from dealflow.services import workspace as ws

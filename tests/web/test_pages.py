@@ -10,7 +10,7 @@ from dealflow.domain.gates import exit_gate
 from dealflow.process.loading import load_template
 from dealflow.services import deals as sd
 from dealflow.services import workspace as ws
-from dealflow.services.lookups import load_process
+from dealflow.store.processes import load_process
 
 from .conftest import Site, parse
 

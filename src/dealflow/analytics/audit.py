@@ -30,8 +30,8 @@ from dealflow.analytics.periods import Period
 from dealflow.analytics.scope import Scope
 from dealflow.errors import InvalidInput
 from dealflow.process.models import Process
-from dealflow.services.lookups import load_process
 from dealflow.store import queries
+from dealflow.store.processes import load_process
 
 DAY = 86_400.0
 START = "start"

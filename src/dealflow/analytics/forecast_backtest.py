@@ -15,7 +15,7 @@ from dealflow.analytics.forecast_history import load_history
 from dealflow.analytics.forecast_runs import check_trials, compute, moment_text
 from dealflow.analytics.periods import Period
 from dealflow.errors import InvalidInput
-from dealflow.services.lookups import load_process
+from dealflow.store.processes import load_process
 
 MAX_PERIODS = 40
 

@@ -24,8 +24,8 @@ from sqlalchemy import Connection, Float, case, cast, literal_column, select, te
 
 from dealflow.analytics.forecast import Floats, History, Ints
 from dealflow.errors import StorageError
-from dealflow.services.lookups import load_process
 from dealflow.store import tables as t
+from dealflow.store.processes import load_process
 
 CATEGORIES = ("commit", "best_case", "pipeline", "omitted")
 _NOT_SET = float("nan")

@@ -18,7 +18,7 @@ from dealflow.analytics.forecast_rows import DealRows, DealRowsField
 from dealflow.analytics.forecast_simulation import Simulation, simulate
 from dealflow.analytics.periods import Period
 from dealflow.errors import InvalidInput
-from dealflow.services.lookups import load_process
+from dealflow.store.processes import load_process
 
 MIN_TRIALS, MAX_TRIALS = 100, 1_000_000
 COMMIT_AT, BEST_CASE_AT = 0.7, 0.4

@@ -20,8 +20,8 @@ from dealflow.analytics.forecast_history import load_history
 from dealflow.analytics.forecast_runs import compute, views
 from dealflow.analytics.forecast_scoring import Calibration, GroupScore, brier, by_group, calibration
 from dealflow.analytics.periods import Period
-from dealflow.services.lookups import load_process
 from dealflow.store import tables as t
+from dealflow.store.processes import load_process
 from dealflow.store.unit_of_work import UnitOfWork
 
 _BATCH = 5_000

@@ -23,8 +23,8 @@ from dealflow.domain import events as ev
 from dealflow.domain.deals import overdue
 from dealflow.process.criteria import NextStepSet
 from dealflow.process.models import Process, Stage
-from dealflow.services.lookups import load_process
 from dealflow.store import tables as t
+from dealflow.store.processes import load_process
 
 Severity = Literal["high", "medium", "low"]
 SEVERITIES: tuple[Severity, ...] = ("high", "medium", "low")

@@ -31,7 +31,7 @@ from dealflow.analytics.periods import Period
 from dealflow.analytics.scope import DIMENSIONS, Scope
 from dealflow.analytics.stays import Moves, StageTime, measure_stays, no_stays
 from dealflow.errors import InvalidInput
-from dealflow.services.lookups import named_or_default_process
+from dealflow.store.processes import named_or_default_process
 
 # Per sort or hash table of a PostgreSQL metrics run: a million deals fold into groups that the
 # default 4 MB would spill to disk.

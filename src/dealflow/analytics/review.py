@@ -21,9 +21,9 @@ from dealflow.domain.events import Event
 from dealflow.domain.gates import evaluate_criteria, exit_gate, required_fields
 from dealflow.errors import NotFound
 from dealflow.process.models import Process
-from dealflow.services.lookups import load_process
 from dealflow.store import tables as t
 from dealflow.store.event_log import read_events
+from dealflow.store.processes import load_process
 
 MoveKind = Literal["created", "forward", "skip", "backward", "returned", "won", "lost", "disqualified", "reopened"]
 _CLOSINGS: dict[str, MoveKind] = {ev.DEAL_WON: "won", ev.DEAL_LOST: "lost", ev.DEAL_DISQUALIFIED: "disqualified"}

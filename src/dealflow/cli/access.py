@@ -73,7 +73,7 @@ def serve(
     # Loaded only to serve, so that every other command starts without the web stack.
     import uvicorn
 
-    from dealflow.api.app import create_app
+    from dealflow.server.app import create_app
 
     if demo:
         _seed_demo(db)

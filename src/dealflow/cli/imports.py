@@ -18,7 +18,7 @@ from dealflow.cli.context import AsOption, DbOption, JsonOption, console, print_
 from dealflow.imports.history import ImportReport
 from dealflow.imports.recording import Progress as Advance
 from dealflow.services.imports import FORMATS, import_file
-from dealflow.services.lookups import default_process_key
+from dealflow.store.processes import default_process_key
 
 FORMAT_HELP = "; ".join(f"{name}: {text}" for name, (_, text) in FORMATS.items())
 

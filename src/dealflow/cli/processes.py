@@ -14,10 +14,10 @@ from dealflow.process.durations import format_duration
 from dealflow.process.loading import load_process_file, load_template, template_names
 from dealflow.process.models import Process
 from dealflow.services import workspace as ws
-from dealflow.services.lookups import default_process_key, load_process
 from dealflow.services.migration import migrate as migrate_deals
 from dealflow.services.migration import parse_mapping
 from dealflow.store import queries
+from dealflow.store.processes import default_process_key, load_process
 
 app = typer.Typer(help="Process files: stages, exit evidence, owners and service levels.", no_args_is_help=True)
 

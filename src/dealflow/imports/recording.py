@@ -30,12 +30,12 @@ from dealflow.errors import InvalidInput
 from dealflow.imports.history import DealHistory, ImportReport, StageEntry, outcome_of, person_id, slug
 from dealflow.process.loading import parse_process
 from dealflow.process.models import Process
-from dealflow.services.lookups import load_process
 from dealflow.store import bulk, queries
 from dealflow.store import tables as t
 from dealflow.store.appender import NewDealAppender
 from dealflow.store.event_log import record_deal_events, record_events, record_first_events
 from dealflow.store.new_deals import NewDeal, Step
+from dealflow.store.processes import load_process
 from dealflow.store.unit_of_work import UnitOfWork
 
 IMPORTER = "import"

@@ -23,11 +23,12 @@ from dealflow.errors import InvalidInput, NotFound
 from dealflow.process.cadences import SubjectKind, cadence_for, plan, starts_on_create
 from dealflow.process.models import Process
 from dealflow.services import access
-from dealflow.services.lookups import default_process_key, load_actor, load_deal, load_process, refuse
+from dealflow.services.lookups import load_actor, load_deal, refuse
 from dealflow.store import cadence_tasks as tasks
 from dealflow.store import queries
 from dealflow.store import tables as t
 from dealflow.store.event_log import record_deal_events, record_events
+from dealflow.store.processes import default_process_key, load_process
 from dealflow.store.unit_of_work import UnitOfWork
 
 _LEAD_ID = re.compile(r"^L-\d{1,9}$")
@@ -59,7 +60,7 @@ def check_access(connection: Connection, *, actor: Actor, subject: str, change: 
 
 def lead_process(connection: Connection, *, process_key: str | None = None) -> Process | None:
     """The process whose ``leads:`` rules apply: the one named, else the default one (see
-    :func:`dealflow.services.lookups.default_process_key`); None in a workspace with no process."""
+    :func:`dealflow.store.processes.default_process_key`); None in a workspace with no process."""
     key = process_key or default_process_key(connection)
     return None if key is None else load_process(connection, key=key)
 

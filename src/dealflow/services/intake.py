@@ -25,11 +25,12 @@ from dealflow.process.lead_intake import Form, FormField
 from dealflow.process.models import Process
 from dealflow.services import lead_scoring
 from dealflow.services import leads as sl
-from dealflow.services.lookups import load_actor, load_process, named_or_default_process
+from dealflow.services.lookups import load_actor
 from dealflow.store import queries
 from dealflow.store import tables as t
 from dealflow.store.event_log import record_events
 from dealflow.store.lead_intake import lock_lead_numbers
+from dealflow.store.processes import load_process, named_or_default_process
 from dealflow.store.unit_of_work import Clock, UnitOfWork
 
 WINDOW = timedelta(minutes=1)

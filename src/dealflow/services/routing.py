@@ -24,9 +24,10 @@ from dealflow.domain.routing import Assignment, Plan, Rep
 from dealflow.errors import Forbidden, InvalidInput, NotFound
 from dealflow.process.lead_intake import Routing, SpeedToLead
 from dealflow.process.models import Process
-from dealflow.services.lookups import load_actor, load_process
+from dealflow.services.lookups import load_actor
 from dealflow.store import tables as t
 from dealflow.store.event_log import record_events
+from dealflow.store.processes import load_process
 from dealflow.store.unit_of_work import UnitOfWork
 
 SYSTEM = Actor(id="system", roles=())

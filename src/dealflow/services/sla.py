@@ -19,9 +19,10 @@ from sqlalchemy import Connection, Engine, and_, exists, select
 from dealflow.domain.events import Event
 from dealflow.domain.service_levels import handoff_breach, stage_breach
 from dealflow.errors import Conflict
-from dealflow.services.lookups import load_deal, load_process
+from dealflow.services.lookups import load_deal
 from dealflow.store import tables as t
 from dealflow.store.event_log import record_deal_events
+from dealflow.store.processes import load_process
 from dealflow.store.unit_of_work import UnitOfWork
 
 BATCH = 200  # deals recorded per transaction

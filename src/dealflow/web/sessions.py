@@ -8,8 +8,8 @@ from urllib.parse import quote
 
 from fastapi import Cookie, Depends, Request
 
-from dealflow.api.dependencies import SESSION_COOKIE, WorkspaceDep, authenticate, supplied_csrf
 from dealflow.errors import Unauthenticated
+from dealflow.server.dependencies import SESSION_COOKIE, WorkspaceDep, authenticate, supplied_csrf
 from dealflow.services import auth
 from dealflow.services.auth import Principal
 

@@ -13,9 +13,9 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from dealflow.api.dependencies import SESSION_COOKIE, authenticate, get_workspace
-from dealflow.api.errors import STATUS, error_response
 from dealflow.errors import DealflowError, Refused
+from dealflow.server.dependencies import SESSION_COOKIE, authenticate, get_workspace
+from dealflow.server.errors import STATUS, error_response
 from dealflow.services.auth import Principal
 from dealflow.web.rendering import STATIC, is_htmx, render
 from dealflow.web.routes import ROUTERS

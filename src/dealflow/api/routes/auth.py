@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from dealflow.api.dependencies import (
+from dealflow.api.schemas.people import LoginRequest, PasswordChange, SessionPublic
+from dealflow.errors import InvalidInput
+from dealflow.server.dependencies import (
     CurrentUser,
     WorkspaceDep,
     clear_session_cookie,
     client_address,
     set_session_cookie,
 )
-from dealflow.api.errors import ERROR_RESPONSES, ErrorBody
-from dealflow.api.schemas.people import LoginRequest, PasswordChange, SessionPublic
-from dealflow.errors import InvalidInput
+from dealflow.server.errors import ERROR_RESPONSES, ErrorBody
 from dealflow.services import auth
 
 router = APIRouter(prefix="/auth", tags=["auth"], responses=ERROR_RESPONSES)

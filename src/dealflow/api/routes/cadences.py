@@ -8,8 +8,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Response
 
 from dealflow.analytics.cadence import measure_cadences
-from dealflow.api.dependencies import CurrentUser, WorkspaceDep, WriterDep
-from dealflow.api.errors import ERROR_RESPONSES
 from dealflow.api.schemas.cadences import (
     CadenceTaskPublic,
     CadenceTasksPublic,
@@ -17,6 +15,8 @@ from dealflow.api.schemas.cadences import (
     TouchCreate,
     TouchPublic,
 )
+from dealflow.server.dependencies import CurrentUser, WorkspaceDep, WriterDep
+from dealflow.server.errors import ERROR_RESPONSES
 from dealflow.services import access
 from dealflow.services import cadences as sc
 from dealflow.store import cadence_tasks as tasks

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from dealflow.api.dependencies import WorkspaceDep
+from dealflow.server.dependencies import WorkspaceDep
 from dealflow.services import calendar
 
 router = APIRouter(tags=["calendar"])

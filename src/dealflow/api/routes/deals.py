@@ -7,8 +7,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 
-from dealflow.api.dependencies import CurrentUser, Paging, WorkspaceDep, Writer, WriterDep
-from dealflow.api.errors import ERROR_RESPONSES
 from dealflow.api.schemas.common import Page, row_dict
 from dealflow.api.schemas.deals import (
     CloseCreate,
@@ -25,6 +23,8 @@ from dealflow.api.schemas.deals import (
 from dealflow.domain import commands as cmds
 from dealflow.domain.access import scope_of
 from dealflow.domain.deals import Deal
+from dealflow.server.dependencies import CurrentUser, Paging, WorkspaceDep, Writer, WriterDep
+from dealflow.server.errors import ERROR_RESPONSES
 from dealflow.services import access
 from dealflow.services import deals as sd
 from dealflow.store import listings, queries

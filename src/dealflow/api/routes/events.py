@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from dealflow.api.dependencies import CurrentUser, Paging, WorkspaceDep
-from dealflow.api.errors import ERROR_RESPONSES
 from dealflow.api.routes.deals import DealId
 from dealflow.api.schemas.common import Page, row_dict
 from dealflow.api.schemas.records import EventPublic
 from dealflow.domain.events import deal_stream
+from dealflow.server.dependencies import CurrentUser, Paging, WorkspaceDep
+from dealflow.server.errors import ERROR_RESPONSES
 from dealflow.services import access
 from dealflow.store import listings
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from dealflow.api.dependencies import CurrentUser, Paging, WorkspaceDep, Writer, WriterDep
-from dealflow.api.errors import ERROR_RESPONSES
 from dealflow.api.routes.deals import DealId, change_deal
 from dealflow.api.schemas.common import Page, row_dict
 from dealflow.api.schemas.deals import (
@@ -21,6 +19,8 @@ from dealflow.api.schemas.deals import (
 )
 from dealflow.domain import commands as cmds
 from dealflow.domain.evidence import EvidenceCommand
+from dealflow.server.dependencies import CurrentUser, Paging, WorkspaceDep, Writer, WriterDep
+from dealflow.server.errors import ERROR_RESPONSES
 from dealflow.services import access
 from dealflow.services import deals as sd
 from dealflow.services.lookups import load_deal

@@ -6,13 +6,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 
-from dealflow.api.dependencies import CurrentUser, Paging, WorkspaceDep, WriterDep
-from dealflow.api.errors import ERROR_RESPONSES
 from dealflow.api.schemas.common import Page, row_dict
 from dealflow.api.schemas.deals import DealPublic
 from dealflow.api.schemas.records import HandoffPublic, HandoffReturn
 from dealflow.domain.access import scope_of
 from dealflow.errors import NotFound
+from dealflow.server.dependencies import CurrentUser, Paging, WorkspaceDep, WriterDep
+from dealflow.server.errors import ERROR_RESPONSES
 from dealflow.services import access
 from dealflow.services import deals as sd
 from dealflow.store import listings, queries

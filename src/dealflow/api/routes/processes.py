@@ -7,8 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 
-from dealflow.api.dependencies import CurrentUser, WorkspaceDep, WriterDep
-from dealflow.api.errors import ERROR_RESPONSES
 from dealflow.api.schemas.common import row_dict
 from dealflow.api.schemas.records import (
     DefaultProcess,
@@ -22,11 +20,13 @@ from dealflow.api.schemas.records import (
 )
 from dealflow.errors import NotFound
 from dealflow.process.loading import load_template, parse_process, template_names
+from dealflow.server.dependencies import CurrentUser, WorkspaceDep, WriterDep
+from dealflow.server.errors import ERROR_RESPONSES
 from dealflow.services import access
 from dealflow.services import workspace as ws
-from dealflow.services.lookups import default_process_key, load_process
 from dealflow.services.migration import migrate
 from dealflow.store import queries
+from dealflow.store.processes import default_process_key, load_process
 from dealflow.store.unit_of_work import UnitOfWork
 
 router = APIRouter(prefix="/processes", tags=["processes"], responses=ERROR_RESPONSES)

@@ -19,11 +19,11 @@ from dealflow.analytics.inspection import Finding, Severity, at_least, inspect_d
 from dealflow.analytics.metrics import compute_metrics
 from dealflow.analytics.periods import Period, parse_period, period_of
 from dealflow.analytics.review import Review, review_deal
-from dealflow.api.dependencies import CurrentUser, Paging, WorkspaceDep, WriterDep
-from dealflow.api.errors import ERROR_RESPONSES
 from dealflow.api.routes.deals import DealId
 from dealflow.api.schemas.common import Page
 from dealflow.errors import InvalidInput
+from dealflow.server.dependencies import CurrentUser, Paging, WorkspaceDep, WriterDep
+from dealflow.server.errors import ERROR_RESPONSES
 from dealflow.services import access
 from dealflow.store.unit_of_work import UnitOfWork
 

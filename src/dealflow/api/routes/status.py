@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from dealflow.api.dependencies import WorkspaceDep
-from dealflow.api.errors import ERROR_RESPONSES
+from dealflow.server.dependencies import WorkspaceDep
+from dealflow.server.errors import ERROR_RESPONSES
 from dealflow.store.engine import check_ready
 
 router = APIRouter(tags=["health"], responses={503: ERROR_RESPONSES[422] | {"description": "Cannot serve"}})

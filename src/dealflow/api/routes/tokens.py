@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query
 
-from dealflow.api.dependencies import CurrentUser, WorkspaceDep
-from dealflow.api.errors import ERROR_RESPONSES
 from dealflow.api.schemas.people import TokenCreate, TokenCreated, TokenPublic
 from dealflow.errors import InvalidInput
+from dealflow.server.dependencies import CurrentUser, WorkspaceDep
+from dealflow.server.errors import ERROR_RESPONSES
 from dealflow.services import tokens
 
 router = APIRouter(prefix="/tokens", tags=["tokens"], responses=ERROR_RESPONSES)

@@ -6,8 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from dealflow.api.dependencies import CurrentUser, WorkspaceDep, WriterDep
-from dealflow.api.errors import ERROR_RESPONSES
 from dealflow.api.schemas.common import row_dict
 from dealflow.api.schemas.people import (
     AccountCreate,
@@ -20,6 +18,8 @@ from dealflow.api.schemas.people import (
     UserUpdate,
 )
 from dealflow.errors import NotFound
+from dealflow.server.dependencies import CurrentUser, WorkspaceDep, WriterDep
+from dealflow.server.errors import ERROR_RESPONSES
 from dealflow.services import access, auth, routing
 from dealflow.services import workspace as ws
 from dealflow.store import queries

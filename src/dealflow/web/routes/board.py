@@ -16,18 +16,19 @@ from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from dealflow.api.dependencies import WorkspaceDep
 from dealflow.domain import access as rules
 from dealflow.domain.access import Ownership, scope_of
 from dealflow.domain.decisions import Actor
 from dealflow.errors import Forbidden, GateRefused, InvalidInput, NotFound, Refused
 from dealflow.process.criteria import ACTIVITY_KINDS
+from dealflow.server.dependencies import WorkspaceDep
 from dealflow.services import access
 from dealflow.services import deals as sd
 from dealflow.services.auth import Principal
-from dealflow.services.lookups import default_process_key, load_deal, load_process
+from dealflow.services.lookups import load_deal
 from dealflow.store import listings, queries
 from dealflow.store.account_contacts import contacts_for
+from dealflow.store.processes import default_process_key, load_process
 from dealflow.web import forms
 from dealflow.web.checklist import gate_items
 from dealflow.web.evidence_forms import evidence_commands

@@ -18,9 +18,9 @@ from dealflow.analytics.cadence import CadenceMetrics, measure_cadences
 from dealflow.analytics.forecast_runs import forecast_period
 from dealflow.analytics.metrics import compute_metrics
 from dealflow.analytics.periods import Period, parse_period, period_of
-from dealflow.api.dependencies import WorkspaceDep
 from dealflow.domain import access as rules
 from dealflow.errors import InvalidInput
+from dealflow.server.dependencies import WorkspaceDep
 from dealflow.services import access
 from dealflow.store import queries
 from dealflow.web.charts import RangeChart, bars, ranges

@@ -7,16 +7,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from dealflow.api.dependencies import WorkspaceDep
 from dealflow.domain import commands as cmds
 from dealflow.domain.events import deal_stream
 from dealflow.domain.evidence import EvidenceCommand
 from dealflow.process.criteria import ACTIVITY_KINDS
+from dealflow.server.dependencies import WorkspaceDep
 from dealflow.services import access
 from dealflow.services import deals as sd
-from dealflow.services.lookups import load_deal, load_process
+from dealflow.services.lookups import load_deal
 from dealflow.store import listings, queries
 from dealflow.store.account_contacts import contacts_for
+from dealflow.store.processes import load_process
 from dealflow.web import forms
 from dealflow.web.checklist import gate_items, next_stage
 from dealflow.web.evidence_forms import evidence_commands

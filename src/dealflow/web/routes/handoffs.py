@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from dealflow.api.dependencies import WorkspaceDep
 from dealflow.domain.access import scope_of
+from dealflow.server.dependencies import WorkspaceDep
 from dealflow.services import access
 from dealflow.services import deals as sd
 from dealflow.store import listings

@@ -11,9 +11,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
 
-from dealflow.api.dependencies import WorkspaceDep, client_address
-from dealflow.api.routes.intake import posted_values, submit
 from dealflow.errors import InvalidInput, TooManyAttempts
+from dealflow.server.dependencies import WorkspaceDep, client_address
+from dealflow.server.intake import posted_values, submit
 from dealflow.services import intake
 from dealflow.web.rendering import render
 

@@ -11,10 +11,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from dealflow.analytics.lead_model import describe
-from dealflow.api.dependencies import WorkspaceDep
 from dealflow.domain.access import scope_of
 from dealflow.domain.fields import parse_date
 from dealflow.errors import InvalidInput, Refused
+from dealflow.server.dependencies import WorkspaceDep
 from dealflow.services import access
 from dealflow.services import leads as sl
 from dealflow.services.auth import Principal

@@ -8,14 +8,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from dealflow.api.dependencies import (
+from dealflow.errors import TooManyAttempts, Unauthenticated
+from dealflow.server.dependencies import (
     SESSION_COOKIE,
     WorkspaceDep,
     clear_session_cookie,
     client_address,
     set_session_cookie,
 )
-from dealflow.errors import TooManyAttempts, Unauthenticated
 from dealflow.services import auth
 from dealflow.web import forms
 from dealflow.web.rendering import render

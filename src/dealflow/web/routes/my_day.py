@@ -8,9 +8,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from dealflow.analytics.inspection import inspect_deals
-from dealflow.api.dependencies import WorkspaceDep
 from dealflow.domain.access import scope_of
 from dealflow.domain.deals import overdue
+from dealflow.server.dependencies import WorkspaceDep
 from dealflow.services import access
 from dealflow.store import cadence_tasks as tasks
 from dealflow.store import listings

@@ -7,14 +7,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from dealflow.api.dependencies import WorkspaceDep
 from dealflow.domain import access as rules
 from dealflow.errors import Conflict, NotFound, ProcessFileError
 from dealflow.process.loading import parse_process
+from dealflow.server.dependencies import WorkspaceDep
 from dealflow.services import access
 from dealflow.services import workspace as ws
-from dealflow.services.lookups import default_process_key, load_process
 from dealflow.store import queries
+from dealflow.store.processes import default_process_key, load_process
 from dealflow.web import forms
 from dealflow.web.rendering import render
 from dealflow.web.sessions import PageUser, PageWriter

@@ -10,8 +10,8 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
-from dealflow.api.dependencies import WorkspaceDep
 from dealflow.domain.decisions import Actor
+from dealflow.server.dependencies import WorkspaceDep
 from dealflow.services import cadences as sc
 from dealflow.store import cadence_tasks as tasks
 from dealflow.web import forms
