@@ -9,8 +9,9 @@ from sqlalchemy import Engine
 
 from dealflow.domain.events import Event
 from dealflow.services import leads as sl
+from dealflow.services.recording import record_events
 from dealflow.settings import Settings
-from dealflow.store.event_log import rebuild, record_events
+from dealflow.store.event_log import rebuild
 from dealflow.store.unit_of_work import UnitOfWork
 from dealflow.worker.delivery import deliver_outbox
 

@@ -24,7 +24,7 @@ from dealflow.cli.context import (
 from dealflow.errors import InvalidInput
 from dealflow.services import calendar as cal
 from dealflow.services import webhooks as wh
-from dealflow.store.notifications import WEBHOOK_EVENTS
+from dealflow.services.notifications import WEBHOOK_EVENTS
 from dealflow.worker import delivery
 from dealflow.worker.scheduler import JobResult, Worker
 

@@ -26,9 +26,9 @@ from dealflow.domain.decisions import Actor
 from dealflow.domain.events import Event
 from dealflow.errors import Forbidden, InvalidInput, NotFound, TooManyAttempts, Unauthenticated
 from dealflow.services.lookups import load_actor
+from dealflow.services.recording import record_events
 from dealflow.settings import Settings
 from dealflow.store import credentials, queries
-from dealflow.store.event_log import record_events
 from dealflow.store.unit_of_work import UnitOfWork
 
 SYSTEM = "system"

@@ -24,10 +24,10 @@ from dealflow.process.cadences import SubjectKind, cadence_for, plan, starts_on_
 from dealflow.process.models import Process
 from dealflow.services import access
 from dealflow.services.lookups import load_actor, load_deal, refuse
+from dealflow.services.recording import record_deal_events, record_events
 from dealflow.store import cadence_tasks as tasks
 from dealflow.store import queries
 from dealflow.store import tables as t
-from dealflow.store.event_log import record_deal_events, record_events
 from dealflow.store.processes import default_process_key, load_process
 from dealflow.store.unit_of_work import UnitOfWork
 

@@ -22,9 +22,9 @@ from dealflow.errors import InvalidInput, NotFound
 from dealflow.process.models import Process
 from dealflow.services import access, cadences
 from dealflow.services.lookups import load_actor, load_actor_and_deal, load_deal, pick_receiver, refuse
+from dealflow.services.recording import record_deal_events
 from dealflow.store import queries
 from dealflow.store import tables as t
-from dealflow.store.event_log import record_deal_events
 from dealflow.store.processes import load_process, named_or_default_process
 from dealflow.store.unit_of_work import UnitOfWork
 

@@ -26,9 +26,9 @@ from dealflow.process.models import Process
 from dealflow.services import lead_scoring
 from dealflow.services import leads as sl
 from dealflow.services.lookups import load_actor
+from dealflow.services.recording import record_events
 from dealflow.store import queries
 from dealflow.store import tables as t
-from dealflow.store.event_log import record_events
 from dealflow.store.lead_intake import lock_lead_numbers
 from dealflow.store.processes import load_process, named_or_default_process
 from dealflow.store.unit_of_work import Clock, UnitOfWork

@@ -20,10 +20,11 @@ from dealflow.domain.lead_state import LeadState
 from dealflow.errors import NotFound
 from dealflow.process.models import Process
 from dealflow.services.lookups import load_actor
+from dealflow.services.recording import record_events
 from dealflow.store import bulk, queries
 from dealflow.store import lead_states as store
 from dealflow.store import tables as t
-from dealflow.store.event_log import allocate_seqs, record_events
+from dealflow.store.event_log import allocate_seqs
 from dealflow.store.new_deals import EVENT_COLUMNS
 from dealflow.store.processes import default_process_key, load_process, named_or_default_process
 from dealflow.store.projections import lead_changes

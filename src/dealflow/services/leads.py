@@ -28,10 +28,10 @@ from dealflow.process.models import Framework, Process
 from dealflow.services import access, cadences, lead_scoring, routing
 from dealflow.services.lead_scoring import LeadScore, lead_process, load_lead
 from dealflow.services.lookups import load_actor, refuse
+from dealflow.services.recording import record_deal_events, record_events
 from dealflow.store import lead_states as lead_store
 from dealflow.store import queries
 from dealflow.store import tables as t
-from dealflow.store.event_log import record_deal_events, record_events
 from dealflow.store.processes import load_process
 from dealflow.store.unit_of_work import UnitOfWork
 

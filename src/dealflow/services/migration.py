@@ -11,9 +11,9 @@ from dealflow.domain.migration import Migration, migrate_deal, stage_mapping
 from dealflow.errors import InvalidInput
 from dealflow.services import access
 from dealflow.services.lookups import load_actor, refuse
+from dealflow.services.recording import record_deal_events
 from dealflow.store import queries
 from dealflow.store import tables as t
-from dealflow.store.event_log import record_deal_events
 from dealflow.store.processes import load_process
 from dealflow.store.unit_of_work import UnitOfWork
 

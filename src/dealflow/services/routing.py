@@ -25,8 +25,8 @@ from dealflow.errors import Forbidden, InvalidInput, NotFound
 from dealflow.process.lead_intake import Routing, SpeedToLead
 from dealflow.process.models import Process
 from dealflow.services.lookups import load_actor
+from dealflow.services.recording import record_events
 from dealflow.store import tables as t
-from dealflow.store.event_log import record_events
 from dealflow.store.processes import load_process
 from dealflow.store.unit_of_work import UnitOfWork
 

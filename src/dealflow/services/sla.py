@@ -20,8 +20,8 @@ from dealflow.domain.events import Event
 from dealflow.domain.service_levels import handoff_breach, stage_breach
 from dealflow.errors import Conflict
 from dealflow.services.lookups import load_deal
+from dealflow.services.recording import record_deal_events
 from dealflow.store import tables as t
-from dealflow.store.event_log import record_deal_events
 from dealflow.store.processes import load_process
 from dealflow.store.unit_of_work import UnitOfWork
 

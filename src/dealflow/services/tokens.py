@@ -17,8 +17,8 @@ from dealflow.domain.events import Event
 from dealflow.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from dealflow.services.auth import TOUCH_EVERY, Principal, digest
 from dealflow.services.lookups import load_actor
+from dealflow.services.recording import record_events
 from dealflow.store import credentials
-from dealflow.store.event_log import record_events
 from dealflow.store.unit_of_work import UnitOfWork
 
 PREFIX = "dft_"

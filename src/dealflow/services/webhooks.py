@@ -14,8 +14,8 @@ from sqlalchemy import delete, insert, select
 from dealflow.domain import access
 from dealflow.errors import Forbidden, InvalidInput, NotFound
 from dealflow.services.lookups import load_actor
+from dealflow.services.notifications import WEBHOOK_EVENTS
 from dealflow.store import tables as t
-from dealflow.store.notifications import WEBHOOK_EVENTS
 from dealflow.store.unit_of_work import UnitOfWork
 
 

@@ -15,9 +15,9 @@ from dealflow.process.loading import parse_process
 from dealflow.process.models import DEFAULT_ROLES, Process
 from dealflow.services import access
 from dealflow.services.lookups import load_actor
+from dealflow.services.recording import record_events
 from dealflow.store import queries, server_addresses
 from dealflow.store import tables as t
-from dealflow.store.event_log import record_events
 from dealflow.store.processes import DEFAULT_PROCESS, default_process_key, load_process
 from dealflow.store.unit_of_work import UnitOfWork
 from dealflow.store.user_changes import CHANGEABLE

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from dealflow.domain import events as ev
 from dealflow.domain.deals import Deal, evolve
 from dealflow.domain.events import Event
-from dealflow.store import bulk, driver_rows, notifications
+from dealflow.store import bulk, driver_rows
 from dealflow.store import stay_summaries as summaries
 from dealflow.store import tables as t
 from dealflow.store.new_deals import DEAL_COLUMNS, EVENT_COLUMNS, VISIT_COLUMNS, NewDeal, event_rows, new_deal_rows
@@ -82,9 +82,9 @@ def record_deal_events(uow: UnitOfWork, *, deal: Deal | None, found: Sequence[Ev
         summaries.write_stays(connection, before=deal, after=after, visits=visits)
         for seq, e in zip(seqs, found, strict=True):
             project_side_tables(connection, seq, e)
-        notifications.enqueue_for_events(connection, list(zip(seqs, found, strict=True)))
     except DBAPIError as exc:
         raise translate(exc) from None
+    uow.recorded += zip(seqs, found, strict=True)
     return after
 
 
@@ -247,9 +247,9 @@ def record_events(uow: UnitOfWork, found: Sequence[Event]) -> None:
     try:
         for seq, e in zip(seqs, found, strict=True):
             project_side_tables(connection, seq, e)
-        notifications.enqueue_for_events(connection, list(zip(seqs, found, strict=True)))
     except DBAPIError as exc:
         raise translate(exc) from None
+    uow.recorded += zip(seqs, found, strict=True)
 
 
 def _to_event(row: Row[Any]) -> Event:

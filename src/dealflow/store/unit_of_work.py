@@ -10,6 +10,7 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from dealflow.domain.events import Event
 from dealflow.errors import Conflict, StorageError
 from dealflow.store.engine import redact
 
@@ -28,6 +29,9 @@ class UnitOfWork:
         self.engine = engine
         self.clock = clock
         self._connection: Connection | None = None
+        # The events appended in this unit of work, numbered by seq, in order: what the use cases
+        # look at to choose the effects of events (see dealflow.services.recording).
+        self.recorded: list[tuple[int, Event]] = []
 
     @property
     def connection(self) -> Connection:

@@ -1,5 +1,5 @@
-"""Which events call for a notification, and to whom: the hook that :func:`record_events` and
-:func:`record_deal_events` call, writing outbox rows in the same transaction as the events.
+"""Which events call for a notification, and to whom: what :mod:`dealflow.services.recording`
+does after the store has appended events, writing outbox rows in the same transaction.
 
 Emails go to people with an email address in ``users``: LeadAssigned to the new owner,
 HandoffCreated to the receiver, SlaBreached and LeadEscalated to the owner and the managers of
