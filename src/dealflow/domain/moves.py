@@ -17,15 +17,30 @@ from dealflow.process.models import Process
 MoveKind = Literal["forward", "skip", "backward"]
 
 
+def next_stage(deal: Deal, process: Process) -> str | None:
+    """The stage after the deal's (post-sale ones included, for a won deal), or None at the end of
+    the process or once the deal is lost or disqualified: where its gate leads by default."""
+    position = process.index(deal.stage)
+    if position + 1 >= len(process.stages) or deal.status in ("lost", "disqualified"):
+        return None
+    return process.stages[position + 1].key
+
+
+def move_kind(process: Process, from_stage: str, to_stage: str) -> MoveKind:
+    """What a move is by the process order alone: one stage forward, a skip ahead, or backward."""
+    step = process.index(to_stage) - process.index(from_stage)
+    return "forward" if step == 1 else ("skip" if step > 1 else "backward")
+
+
 def classify(process: Process, from_stage: str, to_stage: str) -> MoveKind | Refusal:
     """Whether a move is one stage forward, an allowed skip or backward; or why it is not allowed."""
-    here, there = process.index(from_stage), process.index(to_stage)
-    if there == here + 1:
-        return "forward"
-    if there > here:
+    kind = move_kind(process, from_stage, to_stage)
+    if kind == "forward":
+        return kind
+    if kind == "skip":
         if any(s.from_ == from_stage and s.to == to_stage for s in process.moves.skips):
-            return "skip"
-        allowed = process.stages[here + 1].name
+            return kind
+        allowed = process.stages[process.index(from_stage) + 1].name
         return Refusal(
             f"{process.key} does not allow skipping from {from_stage} to {to_stage}",
             (f"The next stage is {allowed}",),

@@ -396,7 +396,7 @@ class _Teller:
             "deal", "j", sub=pl.lit(0), type=pl.lit(ev.FIELDS_UPDATED), at="at",
             data=_text('{"fields": {"amount": "', _C("amount"), '"}}'),
         )  # fmt: skip
-        kind = _C("position") - _C("prev_position")
+        kind = _C("position") - _C("prev_position")  # domain.moves.move_kind, as a column
         kind = (
             pl.when(kind == 1).then(pl.lit("forward")).when(kind > 1).then(pl.lit("skip")).otherwise(pl.lit("backward"))
         )

@@ -25,7 +25,7 @@ from dealflow.domain.deals import Deal
 from dealflow.domain.decisions import Refusal
 from dealflow.domain.events import Event
 from dealflow.domain.fields import parse_field
-from dealflow.domain.moves import classify
+from dealflow.domain.moves import classify, move_kind
 from dealflow.errors import InvalidInput
 from dealflow.imports.history import DealHistory, ImportReport, StageEntry, outcome_of, person_id, slug
 from dealflow.process.loading import parse_process
@@ -267,7 +267,7 @@ def history_steps(
 ) -> list[Step] | None:
     """What :func:`history_events` tells, as each event's type, time and data (all by the importer;
     ``owner`` owns the deal)."""
-    process, positions = target.process, target.positions
+    process = target.process
     entries = sorted(history.entries, key=_entered_at)
     steps = [(target.stages.get(e.stage), e) for e in entries if outcome_of(e.stage) is None]
     missing = [e.stage for key, e in steps if key is None]
@@ -323,8 +323,7 @@ def history_steps(
             found.append((ev.FIELDS_UPDATED, entry.at, {"fields": {"amount": value}}))
         if key == here:
             continue
-        step = positions[key] - positions[here]
-        kind = "forward" if step == 1 else ("skip" if step > 1 else "backward")
+        kind = move_kind(process, here, key)
         data = {"from": here, "to": key, "kind": kind, "reason": None, "override": False, "imported": True}
         if forbidden := target.forbids(here, key):
             data["forbidden"] = True
@@ -340,9 +339,9 @@ def history_steps(
                 closing["amount"] = value
         if closing:
             found.append((ev.FIELDS_UPDATED, history.closed_at, {"fields": closing}))
-        kind = {"won": ev.DEAL_WON, "lost": ev.DEAL_LOST, "disqualified": ev.DEAL_DISQUALIFIED}[history.outcome]
+        closed = {"won": ev.DEAL_WON, "lost": ev.DEAL_LOST, "disqualified": ev.DEAL_DISQUALIFIED}[history.outcome]
         data = {"reason": history.reason or "unknown", "stage": here, "imported": True}
-        found.append((kind, history.closed_at, data))
+        found.append((closed, history.closed_at, data))
     elif history.close_date is not None:
         found.append((ev.FIELDS_UPDATED, steps[-1][1].at, {"fields": {"close_date": history.close_date.isoformat()}}))
     if history.outcome is None and forbidden:

@@ -16,6 +16,7 @@ from dealflow.domain.handoffs import return_handoff as decide_return
 from dealflow.domain.lifecycle import create_deal as decide_create
 from dealflow.domain.lifecycle import reassign_deal as decide_reassign
 from dealflow.domain.moves import move_deal as decide_move
+from dealflow.domain.moves import next_stage
 from dealflow.domain.outcomes import close_deal as decide_close
 from dealflow.domain.outcomes import reopen_deal as decide_reopen
 from dealflow.errors import InvalidInput, NotFound
@@ -203,12 +204,9 @@ def check_gate(*, uow: UnitOfWork, deal_id: str, to: str | None = None) -> tuple
     connection = uow.connection
     deal = load_deal(connection, deal_id=deal_id)
     process = load_process(connection, key=deal.process, version=deal.process_version)
+    to = to or next_stage(deal, process)
     if to is None:
-        order = [s.key for s in process.stages]
-        position = order.index(deal.stage)
-        if position + 1 >= len(order) or deal.status in ("lost", "disqualified"):
-            return deal, process, None
-        to = order[position + 1]
+        return deal, process, None
     if process.stage(to) is None:
         raise InvalidInput(f"unknown stage '{to}'", field="to")
     return deal, process, exit_gate(deal, process, to, uow.clock())

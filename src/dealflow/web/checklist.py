@@ -114,12 +114,3 @@ def gate_items(deal: Deal, process: Process, to_stage: str, now: datetime) -> li
             case _:
                 items.append(Item(message=message, met=met))
     return items
-
-
-def next_stage(deal: Deal, process: Process) -> str | None:
-    """The stage after the deal's, or None at the end of the process or once the deal is closed."""
-    order = [s.key for s in process.stages]
-    position = order.index(deal.stage)
-    if position + 1 >= len(order) or deal.status in ("lost", "disqualified"):
-        return None
-    return order[position + 1]

@@ -23,6 +23,7 @@ from dealflow.api.schemas.deals import (
 from dealflow.domain import commands as cmds
 from dealflow.domain.access import scope_of
 from dealflow.domain.deals import Deal
+from dealflow.domain.moves import next_stage
 from dealflow.server.dependencies import CurrentUser, Paging, WorkspaceDep, Writer, WriterDep
 from dealflow.server.errors import ERROR_RESPONSES
 from dealflow.services import access
@@ -87,8 +88,7 @@ def show_deal(deal_id: DealId, principal: CurrentUser, workspace: WorkspaceDep) 
         access.deal(uow.connection, actor=principal.actor, deal_id=deal_id)
         deal, process, gate = sd.check_gate(uow=uow, deal_id=deal_id)
         contacts = queries.deal_contacts(uow.connection, deal_id=deal_id)
-    order = [s.key for s in process.stages]
-    ahead = order[order.index(deal.stage) + 1] if gate is not None else None
+    ahead = next_stage(deal, process) if gate is not None else None
     return DealDetail.build(deal, GatePublic.of(deal, ahead, gate), contacts)
 
 
@@ -115,8 +115,7 @@ def check_gate(
         access.deal(uow.connection, actor=principal.actor, deal_id=deal_id)
         deal, process, result = sd.check_gate(uow=uow, deal_id=deal_id, to=to)
     if to is None and result is not None:
-        order = [s.key for s in process.stages]
-        to = order[order.index(deal.stage) + 1]
+        to = next_stage(deal, process)
     return GatePublic.of(deal, to, result)
 
 

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from dealflow.domain import commands as cmds
 from dealflow.domain.events import deal_stream
 from dealflow.domain.evidence import EvidenceCommand
+from dealflow.domain.moves import next_stage
 from dealflow.process.criteria import ACTIVITY_KINDS
 from dealflow.server.dependencies import WorkspaceDep
 from dealflow.services import access
@@ -19,7 +20,7 @@ from dealflow.store import listings, queries
 from dealflow.store.account_contacts import contacts_for
 from dealflow.store.processes import load_process
 from dealflow.web import forms
-from dealflow.web.checklist import gate_items, next_stage
+from dealflow.web.checklist import gate_items
 from dealflow.web.evidence_forms import evidence_commands
 from dealflow.web.rendering import render
 from dealflow.web.routes.touches import next_touch_context
