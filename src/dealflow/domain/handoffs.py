@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -135,3 +136,17 @@ def return_handoff(deal: Deal, handoff_id: str, reason: str, *, actor: Actor, no
         "to_stage": deal.handoff.from_stage,
     }
     return [event(ev.HANDOFF_RETURNED, ev.deal_stream(deal.id), actor, now, **data)]
+
+
+def choose_receiver(
+    role: str, *, owner: Actor | None, holders: Sequence[Actor], load: Mapping[str, int]
+) -> Actor | None:
+    """Who receives a deal entering a stage owned by ``role`` when nobody is named: its owner if
+    they hold the role, else the holder of the role with the fewest open deals (``load``), in the
+    owner's team first, then anywhere; None when nobody holds it."""
+    if owner is not None and role in owner.roles:
+        return owner
+    holding = [a for a in holders if role in a.roles]
+    team = owner.team if owner is not None else None
+    candidates = [a for a in holding if a.team == team] or holding
+    return min(candidates, key=lambda a: (load.get(a.id, 0), a.id)) if candidates else None

@@ -8,6 +8,7 @@ from sqlalchemy import Connection
 
 from dealflow.domain.deals import Deal
 from dealflow.domain.decisions import Actor, Refusal
+from dealflow.domain.handoffs import choose_receiver
 from dealflow.errors import Forbidden, GateRefused, NotFound, Refused
 from dealflow.process.models import Process
 from dealflow.store import queries
@@ -57,8 +58,8 @@ def refuse(refusal: Refusal) -> NoReturn:
 def pick_receiver(
     connection: Connection, *, process: Process, deal: Deal, to_stage: str, requested: str | None
 ) -> tuple[str | None, tuple[str, ...]]:
-    """Who receives the deal in ``to_stage``: the one asked for, else its owner if they hold the
-    stage's role, else the least-loaded holder of the role in the owner's team (then anywhere)."""
+    """Who receives the deal in ``to_stage``: the one asked for, else as
+    :func:`dealflow.domain.handoffs.choose_receiver` chooses among the workspace's users."""
     stage, here = process.stage(to_stage), process.stage(deal.stage)
     if stage is None:
         return None, ()
@@ -66,14 +67,9 @@ def pick_receiver(
         return None, ()  # no change of role, so nobody new receives the deal
     if requested is not None:
         return requested, load_actor(connection, user_id=requested).roles
-    owner = queries.get_user(connection, user_id=deal.owner)
-    if owner is not None and stage.owner_role in owner.roles:
-        return owner.id, tuple(owner.roles)
-    holders = [u for u in queries.list_users(connection) if stage.owner_role in u.roles]
-    if not holders:
-        return None, ()
-    team = owner.team if owner is not None else None
-    same_team = [u for u in holders if u.team == team] or holders
-    load = queries.open_deal_counts(connection)
-    chosen = min(same_team, key=lambda u: (load.get(u.id, 0), u.id))
-    return chosen.id, tuple(chosen.roles)
+    users = [Actor(id=u.id, roles=tuple(u.roles), team=u.team) for u in queries.list_users(connection)]
+    owner = next((u for u in users if u.id == deal.owner), None)
+    holders = [u for u in users if stage.owner_role in u.roles]
+    load = queries.open_deal_counts(connection) if holders and owner not in holders else {}
+    chosen = choose_receiver(stage.owner_role, owner=owner, holders=holders, load=load)
+    return (None, ()) if chosen is None else (chosen.id, chosen.roles)
