@@ -7,14 +7,13 @@ wins, losses, disqualifications and bad rows, on both backends."""
 from __future__ import annotations
 
 import csv
-import random
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Engine, insert, select
 
 from dealflow.domain import events as ev
 from dealflow.errors import Conflict
@@ -27,72 +26,9 @@ from dealflow.store.event_log import rebuild, record_new_deals
 from dealflow.store.new_deals import NewDeal
 from dealflow.store.processes import load_process
 from dealflow.store.unit_of_work import UnitOfWork
+from tests.factories import HEADER, empty, raw_dump, write_event_log
 
 from .conftest import Cli
-
-STAGES = ("Lead", "Qualified", "Demo", "Proposal", "Negotiation")
-HEADER = ("deal_id", "stage", "timestamp", "owner", "amount", "title", "account", "team", "source", "segment",
-          "product", "reason", "close_date")  # fmt: skip
-START = datetime(2024, 1, 1, tzinfo=UTC)
-
-
-def _deal(number: int, rnd: random.Random, *, noisy: bool) -> list[tuple[str, ...]]:
-    """One deal's rows: stages entered (forward, skip, backward, again), amount changes, and how it ended."""
-    owner = rnd.choice(["Ann Smith", "Bob Jones", "Cy Δelta", "Dee"])
-    fixed = (owner, f"Deal {number}", rnd.choice(["Acme", "Globex", ""]), rnd.choice(["east", "west"]),
-             rnd.choice(["web", "event", ""]), rnd.choice(["smb", "ent"]), "core")  # fmt: skip
-    at = START + timedelta(seconds=rnd.randrange(500 * 86_400), microseconds=rnd.choice([0, 0, 250_000]))
-    stage, rows = 0, []
-    for step in range(rnd.randrange(1, 9)):
-        roll = rnd.random()
-        amount = rnd.choice(["", "", "1200", "1,250.50", "$300"]) if step else "1000"
-        when = at.isoformat().replace("+00:00", rnd.choice(["Z", "+00:00", ""]))
-        if noisy and roll < 0.01:
-            when = "2024-02-30T10:00:00"  # impossible: reported and skipped
-        if noisy and roll > 0.99:
-            amount = "lots"  # not a number: reported and ignored
-        close_date = rnd.choice(["", "", "2025-03-01"]) if noisy else ""
-        rows.append((f"R{number}", STAGES[stage], when, *fixed[:1], amount, *fixed[1:], "", close_date))
-        at += timedelta(hours=rnd.randrange(1, 24 * 20))
-        move = rnd.random()
-        stage = max(
-            0, min(len(STAGES) - 1, stage + (1 if move < 0.6 else 2 if move < 0.75 else 0 if move < 0.85 else -1))
-        )
-    ending = rnd.random()
-    if ending < 0.6:
-        outcome = "Closed Won" if ending < 0.25 else ("Closed Lost" if ending < 0.5 else "Disqualified")
-        rows.append((f"R{number}", outcome, at.isoformat(), *fixed[:1], "", *fixed[1:], "price", ""))
-    return rows
-
-
-def write_event_log(path: Path, deals: int, *, seed: int, noisy: bool = True) -> list[tuple[str, ...]]:
-    """An event-log CSV of ``deals`` deals, its rows in order of time like an export; returns the rows."""
-    rnd = random.Random(seed)
-    rows = [row for number in range(deals) for row in _deal(number, rnd, noisy=noisy)]
-    rows.sort(key=lambda row: row[2].replace("Z", "").replace("+00:00", ""))
-    with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(HEADER)
-        writer.writerows(rows)
-    return rows
-
-
-def raw_dump(connection: Connection) -> dict[str, list[tuple[Any, ...]]]:
-    """Every table's rows as the driver returns them (no SQLAlchemy type processing), by primary key."""
-    found = {}
-    for table in t.metadata.sorted_tables:
-        key = ", ".join(column.name for column in table.primary_key.columns)
-        found[table.name] = [
-            tuple(row) for row in connection.exec_driver_sql(f"SELECT * FROM {table.name} ORDER BY {key}")
-        ]
-    return found
-
-
-def empty(engine: Engine) -> None:
-    """Delete every row of every table."""
-    with engine.begin() as connection:
-        for table in reversed(t.metadata.sorted_tables):
-            connection.execute(delete(table))
 
 
 def test_a_bulk_import_stores_what_the_general_path_stores(workspace: Cli, engine: Engine, tmp_path: Path) -> None:

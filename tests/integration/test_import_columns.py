@@ -4,7 +4,6 @@ both backends; files it does not cover go through the general path."""
 
 from __future__ import annotations
 
-import csv
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -22,67 +21,12 @@ from dealflow.services import workspace as ws
 from dealflow.store import frames
 from dealflow.store import tables as t
 from dealflow.store.unit_of_work import UnitOfWork
+from tests.factories import empty, raw_dump, write_log
 
 from ..conftest import add_importer, truncate
 from .conftest import Cli
-from .test_import_bulk import HEADER, _deal, empty, raw_dump
 
 NOW = datetime(2026, 10, 1, tzinfo=UTC)
-# What an export can hold besides the plain rows, each on about one row in a hundred.
-ODD_ROWS: list[tuple[int, Callable[[str], str]]] = [
-    (5, lambda title: f'{title}, "quoted"'),  # a comma and quotes in a field
-    (5, lambda title: f"Déal ünïcode {title} — ✓"),
-    (5, lambda title: f"tab\there, back\\slash {title}"),
-    (5, lambda title: " " * 3 + title + "\u00a0"),  # spaces around, stripped
-]
-
-
-def _odd(rows: list[tuple[str, ...]], rnd: random.Random) -> list[tuple[str, ...]]:
-    """The rows with odd values here and there: titles, a missing stage, id or source, negative
-    amounts, dates without a time, extra outcome rows, dates in the future, reasons."""
-    found = []
-    for row in rows:
-        values = list(row)
-        roll = rnd.random()
-        if roll < 0.04:
-            values[5] = ODD_ROWS[int(roll * 100)][1](values[5])
-        elif roll < 0.05:
-            values[8] = ""
-        elif roll < 0.055:
-            values[1] = ""
-        elif roll < 0.06:
-            values[0] = ""
-        elif roll < 0.07:
-            values[4] = "-5"
-        elif roll < 0.09:
-            values[2] = values[2][:10]
-        elif roll < 0.095:
-            values[1] = "Closed Won"
-        elif roll < 0.1:
-            values[2] = "2031-01-01T00:00:00Z"
-        elif roll < 0.12:
-            values[11] = "budget"
-        elif roll < 0.13:
-            values[10] = ""  # product named first on a later row: dimensions in another order
-        found.append(tuple(values))
-    return found
-
-
-def write_log(path: Path, deals: int, *, seed: int, odd: bool = True, close_dates: bool = False) -> None:
-    """An event log like the bulk tests' (bad dates and amounts), with odd rows and a blank one."""
-    rnd = random.Random(seed)
-    rows = [row for number in range(deals) for row in _deal(number, rnd, noisy=True)]
-    rows.sort(key=lambda row: row[2].replace("Z", "").replace("+00:00", ""))
-    header = list(HEADER)
-    if not close_dates:
-        header, rows = header[:-1], [row[:-1] for row in rows]
-    if odd:
-        rows = _odd(rows, rnd)
-        rows.insert(len(rows) // 2, ("",) * len(header))
-    with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
 
 
 @pytest.fixture

@@ -17,10 +17,9 @@ from sqlalchemy import Engine, select
 
 from dealflow.imports.history import slug
 from dealflow.store import tables as t
+from tests.factories import counts, dump, event_total
 
 from .conftest import Cli
-from .test_imports import counts, event_total
-from .test_store import dump
 
 DATA = Path(__file__).parents[1] / "data" / "imports"
 HUBSPOT = DATA / "hubspot_deals.csv"

@@ -15,10 +15,9 @@ from dealflow.store import frames
 from dealflow.store import tables as t
 from dealflow.store.engine import make_engine
 from dealflow.store.unit_of_work import UnitOfWork
+from tests.factories import raw_dump, write_log
 
 from ..conftest import add_importer
-from .test_import_bulk import raw_dump
-from .test_import_columns import write_log
 
 
 def _mode(engine: Engine) -> str:

@@ -18,9 +18,9 @@ from dealflow.domain import events as ev
 from dealflow.store import tables as t
 from dealflow.store.event_log import rebuild
 from dealflow.store.unit_of_work import UnitOfWork
+from tests.factories import counts, dump, event_total
 
 from .conftest import Cli
-from .test_store import dump
 
 MAVEN = Path(__file__).parents[3] / "shared" / "data" / "maven-crm"
 if not MAVEN.exists():
@@ -41,17 +41,6 @@ def maven_subset(folder: Path, rows: int) -> Path:
 def pipeline_rows(folder: Path) -> list[dict[str, str]]:
     with (folder / "sales_pipeline.csv").open(encoding="utf-8") as f:
         return list(csv.DictReader(f))
-
-
-def counts(engine: Engine) -> dict[str, int]:
-    with engine.connect() as connection:
-        query = select(t.deals.c.status, func.count()).group_by(t.deals.c.status)
-        return {status: int(n) for status, n in connection.execute(query)}
-
-
-def event_total(engine: Engine) -> int:
-    with engine.connect() as connection:
-        return int(connection.execute(select(func.count()).select_from(t.events)).scalar() or 0)
 
 
 def test_a_maven_snapshot_imports_with_its_numbers_and_quality_report(

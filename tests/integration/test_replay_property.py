@@ -30,9 +30,9 @@ from dealflow.store import tables as t
 from dealflow.store.event_log import read_events, rebuild
 from dealflow.store.unit_of_work import UnitOfWork
 from dealflow.worker.jobs import JOBS
+from tests.factories import dump
 
 from ..conftest import Clock, install_team
-from .test_store import dump
 
 PROCESS = load_template("standard")[0]
 STAGES = [s.key for s in PROCESS.stages]

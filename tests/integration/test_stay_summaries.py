@@ -24,11 +24,10 @@ from dealflow.store import stay_summaries as summaries
 from dealflow.store import tables as t
 from dealflow.store.event_log import rebuild
 from dealflow.store.unit_of_work import UnitOfWork
+from tests.factories import dump, write_event_log
 
 from .conftest import Cli
-from .test_import_bulk import write_event_log
 from .test_metrics import History, build_history
-from .test_store import dump
 
 SUMMARIES = (t.deal_journeys, t.stay_durations)
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Engine, func, select
 
 from dealflow.domain import commands as cmds
 from dealflow.domain.moves import move_deal as decide_move
@@ -21,21 +20,12 @@ from dealflow.store import queries
 from dealflow.store import tables as t
 from dealflow.store.event_log import load_deal_from_events, rebuild, record_deal_events
 from dealflow.store.unit_of_work import UnitOfWork
+from tests.factories import dump
 
 from ..conftest import Clock, install_team, truncate
 
 Factory = Callable[[], UnitOfWork]
 PROCESS = load_template("standard")[0]
-
-
-def dump(connection: Connection) -> dict[str, list[dict[str, Any]]]:
-    """Every projection table's rows, in a stable order."""
-    found = {}
-    for table in t.PROJECTIONS:
-        key = list(table.primary_key.columns)
-        rows = connection.execute(select(table).order_by(*key)).mappings().all()
-        found[table.name] = [dict(r) for r in rows]
-    return found
 
 
 def event_count(engine: Engine) -> int:
