@@ -1,5 +1,5 @@
-"""What tests build and read, shared between them: generated event logs to import, and dumps of
-the tables to compare (tests import these, never each other)."""
+"""What tests build and read, shared between them: deals walked through the pure rules, generated
+event logs to import, and dumps of the tables to compare (tests import these, never each other)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,67 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection, Engine, delete, func, select
 
+from dealflow.analytics import lead_model
+from dealflow.domain import commands as cmds
+from dealflow.domain import events as ev
+from dealflow.domain.deals import Deal, evolve
+from dealflow.domain.decisions import Actor, Decision, Refusal
+from dealflow.domain.evidence import EvidenceCommand, capture
+from dealflow.domain.lifecycle import create_deal
+from dealflow.domain.moves import move_deal
+from dealflow.process.loading import load_template
 from dealflow.store import tables as t
+
+# --- Deals through the pure rules (the standard process, a clock stopped at NOW) ---------------
+
+PROCESS = load_template("standard")[0]
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+SDR = Actor(id="ada", roles=("sdr",), team="east")
+AE = Actor(id="ben", roles=("ae",), team="east")
+MANAGER = Actor(id="max", roles=("manager",), team="east")
+
+
+def events_of(decision: Decision) -> list[ev.Event]:
+    assert not isinstance(decision, Refusal), decision
+    return decision
+
+
+def apply(deal: Deal | None, decision: Decision) -> Deal:
+    for event in events_of(decision):
+        deal = evolve(deal, event)
+    assert deal is not None
+    return deal
+
+
+def new_deal() -> Deal:
+    command = cmds.CreateDeal(deal_id="D-1", title="Acme", owner="ada", fields={"source": "inbound"})
+    return apply(None, create_deal(command, process=PROCESS, actor=SDR, now=NOW))
+
+
+def give(deal: Deal, command: EvidenceCommand, *, at: datetime = NOW, actor: Actor = SDR) -> Deal:
+    return apply(deal, capture(deal, command, process=PROCESS, actor=actor, now=at))
+
+
+def confirmed_step(days: int = 3) -> cmds.SetNextStep:
+    return cmds.SetNextStep(action="Discovery call", owner="ada", due=NOW + timedelta(days=days), buyer_confirmed=True)
+
+
+def qualified_deal() -> Deal:
+    """A deal in qualification with every piece of evidence its exit gate asks for."""
+    deal = give(new_deal(), cmds.LogActivity(kind="call", summary="Intro"))
+    deal = give(deal, confirmed_step())
+    deal = apply(deal, move_deal(deal, cmds.MoveDeal(to="qualification"), process=PROCESS, actor=SDR, now=NOW))
+    deal = give(deal, cmds.UpdateFields(fields={"pain": "Slow quotes", "urgency": "high", "budget": "40000"}))
+    for element in ("budget", "authority", "need"):
+        deal = give(deal, cmds.ScoreQualification(framework="bant", element=element, note="confirmed"))
+    return deal
+
+
+# --- Event logs to import and tables to compare -----------------------------------------------
+
 
 STAGES = ("Lead", "Qualified", "Demo", "Proposal", "Negotiation")
 HEADER = ("deal_id", "stage", "timestamp", "owner", "amount", "title", "account", "team", "source", "segment",
@@ -155,3 +213,24 @@ def write_log(path: Path, deals: int, *, seed: int, odd: bool = True, close_date
         writer = csv.writer(f)
         writer.writerow(header)
         writer.writerows(rows)
+
+
+# --- Closed deals to learn a lead score from ---------------------------------------------------
+
+
+def synthetic_history(n: int, seed: int = 7) -> tuple[list[lead_model.Features], list[bool]]:
+    """Closed deals whose outcome depends on the source being a demo request, plus noise features."""
+    rng = random.Random(seed)
+    rows, won = [], []
+    for _ in range(n):
+        demo = rng.random() < 0.4
+        row: lead_model.Features = {
+            f"source={'demo_request' if demo else rng.choice(['content', 'chat', 'webinar'])}": 1.0
+        }
+        row[f"urgency={rng.choice(['low', 'medium', 'high'])}"] = 1.0
+        row["#company_size"] = float(np.log1p(rng.randint(5, 5000)))
+        if rng.random() < 0.5:
+            row["meddic:metrics"] = 1.0
+        rows.append(row)
+        won.append(rng.random() < (0.8 if demo else 0.15))
+    return rows, won

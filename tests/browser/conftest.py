@@ -196,3 +196,19 @@ def shoot(page: Page, name: str) -> None:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     assert path.stat().st_size > 10_000, f"{path} is nearly empty"
+
+
+def overflowing(page: Page) -> list[str]:
+    """The elements whose right edge passes the window's, outside a container that scrolls sideways."""
+    found: list[str] = page.evaluate(
+        """() => {
+          const width = document.documentElement.clientWidth;
+          const scrolls = (el) => { for (let p = el.parentElement; p; p = p.parentElement) {
+            const x = getComputedStyle(p).overflowX; if (x === 'auto' || x === 'scroll') return true; } return false; };
+          return [...document.body.querySelectorAll('*')]
+            .filter((el) => el.getBoundingClientRect().right > width + 1 && !scrolls(el))
+            .map((el) => el.tagName.toLowerCase() + (el.className ? '.' + el.className : '')
+                         + (el.dataset.test ? '[' + el.dataset.test + ']' : ''));
+        }"""
+    )
+    return found

@@ -10,8 +10,7 @@ from sqlalchemy import select
 
 from dealflow.store import tables as t
 
-from .conftest import Live, log_in, shoot
-from .test_screens import overflowing
+from .conftest import Live, log_in, overflowing, shoot
 
 pytestmark = pytest.mark.browser
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from .conftest import Live, log_in, shoot
+from .conftest import Live, log_in, overflowing, shoot
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
@@ -24,22 +24,6 @@ def phone(browser: Browser, live: Live) -> Iterator[Page]:
     opened = context.new_page()
     yield opened
     context.close()
-
-
-def overflowing(page: Page) -> list[str]:
-    """The elements whose right edge passes the window's, outside a container that scrolls sideways."""
-    found: list[str] = page.evaluate(
-        """() => {
-          const width = document.documentElement.clientWidth;
-          const scrolls = (el) => { for (let p = el.parentElement; p; p = p.parentElement) {
-            const x = getComputedStyle(p).overflowX; if (x === 'auto' || x === 'scroll') return true; } return false; };
-          return [...document.body.querySelectorAll('*')]
-            .filter((el) => el.getBoundingClientRect().right > width + 1 && !scrolls(el))
-            .map((el) => el.tagName.toLowerCase() + (el.className ? '.' + el.className : '')
-                         + (el.dataset.test ? '[' + el.dataset.test + ']' : ''));
-        }"""
-    )
-    return found
 
 
 def test_board_deal_and_dashboard_on_a_desktop(page: Page, live: Live) -> None:

@@ -22,8 +22,7 @@ from dealflow.process.criteria import (
     NextStepSet,
 )
 from dealflow.process.loading import parse_process
-
-from .test_rules import MANAGER, NOW, PROCESS, apply, give, new_deal
+from tests.factories import MANAGER, NOW, PROCESS, apply, give, new_deal
 
 LATER = NOW + timedelta(days=1)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -17,6 +16,7 @@ from dealflow.domain.lead_state import LeadState, evolve
 from dealflow.domain.leads import convert_lead, create_lead, qualify_lead, recycle_lead
 from dealflow.errors import InvalidInput, ProcessFileError, Refused
 from dealflow.process.loading import load_template, parse_process
+from tests.factories import synthetic_history
 
 SAAS, SAAS_TEXT = load_template("saas")
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -151,24 +151,6 @@ def test_a_conversion_criterion_a_lead_cannot_meet_is_refused_at_load() -> None:
     bad_rule = SAAS_TEXT.replace('when: "business_email", points: 15', "points: 15")
     with pytest.raises(ProcessFileError, match="a rule needs either 'when'"):
         parse_process(bad_rule, name="saas.yaml")
-
-
-def synthetic_history(n: int, seed: int = 7) -> tuple[list[lead_model.Features], list[bool]]:
-    """Closed deals whose outcome depends on the source being a demo request, plus noise features."""
-    rng = random.Random(seed)
-    rows, won = [], []
-    for _ in range(n):
-        demo = rng.random() < 0.4
-        row: lead_model.Features = {
-            f"source={'demo_request' if demo else rng.choice(['content', 'chat', 'webinar'])}": 1.0
-        }
-        row[f"urgency={rng.choice(['low', 'medium', 'high'])}"] = 1.0
-        row["#company_size"] = float(np.log1p(rng.randint(5, 5000)))
-        if rng.random() < 0.5:
-            row["meddic:metrics"] = 1.0
-        rows.append(row)
-        won.append(rng.random() < (0.8 if demo else 0.15))
-    return rows, won
 
 
 def test_the_learned_score_finds_the_feature_the_outcome_depends_on() -> None:

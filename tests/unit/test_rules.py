@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import ast
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from dealflow.domain import commands as cmds
 from dealflow.domain import events as ev
-from dealflow.domain.deals import Deal, evolve
-from dealflow.domain.decisions import Actor, Decision, Refusal
-from dealflow.domain.evidence import EvidenceCommand, capture
+from dealflow.domain.deals import Deal
+from dealflow.domain.decisions import Actor, Refusal
+from dealflow.domain.evidence import capture
 from dealflow.domain.gates import check, exit_gate
 from dealflow.domain.handoffs import accept_handoff, return_handoff
 from dealflow.domain.lifecycle import create_deal
@@ -20,48 +20,19 @@ from dealflow.domain.moves import move_deal
 from dealflow.domain.outcomes import close_deal
 from dealflow.errors import InvalidInput
 from dealflow.process.loading import load_template, parse_process
-
-PROCESS = load_template("standard")[0]
-NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-SDR = Actor(id="ada", roles=("sdr",), team="east")
-AE = Actor(id="ben", roles=("ae",), team="east")
-MANAGER = Actor(id="max", roles=("manager",), team="east")
-
-
-def events_of(decision: Decision) -> list[ev.Event]:
-    assert not isinstance(decision, Refusal), decision
-    return decision
-
-
-def apply(deal: Deal | None, decision: Decision) -> Deal:
-    for event in events_of(decision):
-        deal = evolve(deal, event)
-    assert deal is not None
-    return deal
-
-
-def new_deal() -> Deal:
-    command = cmds.CreateDeal(deal_id="D-1", title="Acme", owner="ada", fields={"source": "inbound"})
-    return apply(None, create_deal(command, process=PROCESS, actor=SDR, now=NOW))
-
-
-def give(deal: Deal, command: EvidenceCommand, *, at: datetime = NOW, actor: Actor = SDR) -> Deal:
-    return apply(deal, capture(deal, command, process=PROCESS, actor=actor, now=at))
-
-
-def confirmed_step(days: int = 3) -> cmds.SetNextStep:
-    return cmds.SetNextStep(action="Discovery call", owner="ada", due=NOW + timedelta(days=days), buyer_confirmed=True)
-
-
-def qualified_deal() -> Deal:
-    """A deal in qualification with every piece of evidence its exit gate asks for."""
-    deal = give(new_deal(), cmds.LogActivity(kind="call", summary="Intro"))
-    deal = give(deal, confirmed_step())
-    deal = apply(deal, move_deal(deal, cmds.MoveDeal(to="qualification"), process=PROCESS, actor=SDR, now=NOW))
-    deal = give(deal, cmds.UpdateFields(fields={"pain": "Slow quotes", "urgency": "high", "budget": "40000"}))
-    for element in ("budget", "authority", "need"):
-        deal = give(deal, cmds.ScoreQualification(framework="bant", element=element, note="confirmed"))
-    return deal
+from tests.factories import (
+    AE,
+    MANAGER,
+    NOW,
+    PROCESS,
+    SDR,
+    apply,
+    confirmed_step,
+    events_of,
+    give,
+    new_deal,
+    qualified_deal,
+)
 
 
 def test_a_refused_gate_lists_every_unmet_criterion_not_only_the_first() -> None:

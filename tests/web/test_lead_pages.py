@@ -14,8 +14,8 @@ from dealflow.services import leads as sl
 from dealflow.services import workspace as ws
 from dealflow.store import lead_states as store
 from dealflow.store import queries
+from tests.factories import synthetic_history
 
-from ..unit.test_lead_scoring import synthetic_history
 from .conftest import Site, parse
 
 
